@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The berth command: a few lines that load the compiled CLI. Kept tiny so that
+// --version and --help start fast; the TUI (ink, react) is imported lazily.
+import { existsSync } from 'node:fs';
+
+const entry = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write('berth: not built yet: run npm install (or npm run build) in the berth folder\n');
+  process.exit(1);
+}
+const { main } = await import(entry.href);
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,45 @@
+import { UsageError } from '../domain/errors.js';
+import { createContext } from '../services/context.js';
+import type { CommandHandler } from './command-table.js';
+import { formatAgo, printJson, printLine, printTable } from './output.js';
+
+export const addProject: CommandHandler = async ({ args, options }) => {
+  const context = createContext();
+  const [name] = args as [string];
+  const mode = typeof options.mode === 'string' ? options.mode : String(context.settings().get('defaults.mode'));
+  const path = typeof options.path === 'string' ? options.path : undefined;
+  const { project, initialisedGit } = await context.projects.add(name, { mode, ...(path !== undefined && { path }) });
+  if (initialisedGit) printLine(`initialised a git repository in ${project.path}`);
+  printLine(`added project ${project.name} (${project.mode}) at ${project.path}`);
+};
+
+export const listProjects: CommandHandler = async ({ options }) => {
+  const projects = await createContext().projects.list();
+  if (options.json) {
+    printJson(projects.map(({ name, path, mode, state, lastActive, createdAt }) => ({ name, path, mode, state, lastActive, createdAt })));
+    return;
+  }
+  if (projects.length === 0) {
+    printLine('no projects yet: add one with berth project add <name>');
+    return;
+  }
+  printTable(
+    ['NAME', 'MODE', 'STATE', 'LAST ACTIVE', 'PATH'],
+    projects.map((project) => [project.name, project.mode, project.state, formatAgo(project.lastActive), project.path]),
+  );
+};
+
+export const removeProject: CommandHandler = async ({ args, options }) => {
+  const [name] = args as [string];
+  const { project, purgedWorkspace } = await createContext().projects.remove(name, { purge: options.purge === true });
+  printLine(`removed project ${project.name}`);
+  if (purgedWorkspace) printLine(`deleted its workspace ${purgedWorkspace}`);
+  else if (options.purge) printLine(`kept ${project.path}: berth did not create it`);
+};
+
+export const setProject: CommandHandler = async ({ args }) => {
+  const [name, field, value] = args as [string, string, string];
+  if (field !== 'mode') throw new UsageError(`unknown project field ${JSON.stringify(field)}: berth project set <name> mode <workspace|container>`);
+  const project = await createContext().projects.setMode(name, value);
+  printLine(`project ${project.name} now runs in ${project.mode} mode`);
+};

@@ -1,0 +1,158 @@
+import { mkdir, realpath, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { BerthError } from '../domain/errors.js';
+import {
+  checkIsolationMode,
+  checkProjectName,
+  initialState,
+  quote,
+  type Project,
+} from '../domain/project.js';
+import { gitInit, gitTopLevel } from '../runtime/git.js';
+import type { AuditLog } from '../store/audit-log.js';
+import type { BerthPaths } from '../store/paths.js';
+import type { ProjectRegistry } from '../store/project-registry.js';
+
+export interface AddProjectOptions {
+  /** An existing folder to use as the workspace; without it berth creates one. */
+  path?: string;
+  mode: string;
+}
+
+export interface AddedProject {
+  project: Project;
+  /** True when berth ran `git init` in a folder that was not a repository. */
+  initialisedGit: boolean;
+}
+
+export interface RemovedProject {
+  project: Project;
+  /** The workspace folder deleted by --purge, if any. */
+  purgedWorkspace?: string;
+}
+
+/**
+ * Adds, lists, changes and removes projects. Every refusal happens before
+ * anything is written, so a bad request changes nothing.
+ */
+export class ProjectService {
+  constructor(
+    private readonly paths: BerthPaths,
+    private readonly registry: ProjectRegistry,
+    private readonly audit: AuditLog,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  list(): Promise<Project[]> {
+    return this.registry.list();
+  }
+
+  async require(name: string): Promise<Project> {
+    const project = await this.registry.get(checkProjectName(name));
+    if (!project) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
+    return project;
+  }
+
+  async add(name: string, options: AddProjectOptions): Promise<AddedProject> {
+    checkProjectName(name);
+    const mode = checkIsolationMode(options.mode);
+    const existingPath = options.path === undefined ? undefined : await checkExistingFolder(options.path);
+    await mkdir(this.paths.transcripts, { recursive: true, mode: 0o700 });
+    const added = await this.registry.update(async (projects) => {
+      if (projects.some((project) => project.name === name)) throw new BerthError(`a project named ${name} exists already`);
+      const workspace = existingPath ?? path.join(this.paths.workspaces, name);
+      const owner = projects.find((project) => project.path === workspace);
+      if (owner) throw new BerthError(`${workspace} is the workspace of project ${owner.name} already`);
+      const initialisedGit = existingPath ? await ensureRepository(existingPath) : await this.createWorkspace(workspace);
+      const project: Project = {
+        name,
+        path: workspace,
+        mode,
+        ownsWorkspace: existingPath === undefined,
+        createdAt: this.now().toISOString(),
+        lastActive: null,
+        state: initialState(mode),
+      };
+      projects.push(project);
+      return { project, initialisedGit: existingPath !== undefined && initialisedGit };
+    });
+    await this.audit.append({ project: name, action: 'add', reason: 'project added', mode, path: added.project.path });
+    return added;
+  }
+
+  async setMode(name: string, modeText: string): Promise<Project> {
+    checkProjectName(name);
+    const mode = checkIsolationMode(modeText);
+    const { project, previous } = await this.registry.update((projects) => {
+      const found = projects.find((candidate) => candidate.name === name);
+      if (!found) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
+      const before = found.mode;
+      if (before !== mode) Object.assign(found, { mode, state: initialState(mode) });
+      return { project: { ...found }, previous: before };
+    });
+    if (previous !== mode) {
+      await this.audit.append({ project: name, action: 'mode', reason: `mode ${previous} → ${mode}`, from: previous, to: mode });
+    }
+    return project;
+  }
+
+  async remove(name: string, options: { purge: boolean }): Promise<RemovedProject> {
+    checkProjectName(name);
+    const project = await this.registry.update((projects) => {
+      const index = projects.findIndex((candidate) => candidate.name === name);
+      if (index < 0) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
+      return projects.splice(index, 1)[0]!;
+    });
+    await this.audit.append({ project: name, action: 'remove', reason: 'project removed', path: project.path });
+    if (!options.purge) return { project };
+    await rm(path.join(this.paths.transcripts, name), { recursive: true, force: true });
+    if (!this.isBerthWorkspace(project)) return { project };
+    await rm(project.path, { recursive: true, force: true });
+    await this.audit.append({ project: name, action: 'purge', reason: 'workspace deleted by --purge', path: project.path });
+    return { project, purgedWorkspace: project.path };
+  }
+
+  /** Only a folder berth created, under its own workspaces folder, may ever be deleted. */
+  private isBerthWorkspace(project: Project): boolean {
+    const relative = path.relative(this.paths.workspaces, project.path);
+    return project.ownsWorkspace && relative === project.name;
+  }
+
+  private async createWorkspace(workspace: string): Promise<boolean> {
+    await mkdir(path.dirname(workspace), { recursive: true, mode: 0o700 });
+    try {
+      await mkdir(workspace);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw new BerthError(`${workspace} exists already: add it with --path, or move it away`);
+    }
+    try {
+      await gitInit(workspace);
+    } catch (error) {
+      await rm(workspace, { recursive: true, force: true });
+      throw error;
+    }
+    return true;
+  }
+}
+
+async function checkExistingFolder(given: string): Promise<string> {
+  if (given.trim() === '' || given.includes('\0')) throw new BerthError(`invalid path ${quote(given)}`);
+  let resolved: string;
+  try {
+    resolved = await realpath(path.resolve(given));
+  } catch {
+    throw new BerthError(`no folder at ${quote(given)}: --path takes an existing folder`);
+  }
+  if (!(await stat(resolved)).isDirectory()) throw new BerthError(`${quote(given)} is not a folder`);
+  if (resolved === path.parse(resolved).root) throw new BerthError('the root folder cannot be a workspace');
+  return resolved;
+}
+
+/** Makes `folder` the top of a git repository unless it is one; true when it ran git init. */
+async function ensureRepository(folder: string): Promise<boolean> {
+  const top = await gitTopLevel(folder);
+  if (top !== undefined && (await realpath(top)) === folder) return false;
+  await gitInit(folder);
+  return true;
+}

@@ -1,0 +1,100 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import writeFileAtomic from 'write-file-atomic';
+import { BerthError } from '../domain/errors.js';
+import { isLifecycleState } from '../domain/lifecycle.js';
+import { PROJECT_NAME_PATTERN, isIsolationMode, type Project } from '../domain/project.js';
+
+const FORMAT_VERSION = 1;
+
+interface RegistryFile {
+  version: number;
+  projects: Project[];
+}
+
+/**
+ * The registry of projects: one JSON file, written atomically (temporary file
+ * then rename), changed under a lock so that the TUI and a CLI command running
+ * at once cannot lose each other's changes. A file that does not parse is
+ * reported and left exactly as it is: it may hold the only record of a user's
+ * projects.
+ */
+export class ProjectRegistry {
+  constructor(readonly file: string) {}
+
+  async list(): Promise<Project[]> {
+    return (await this.read()).projects;
+  }
+
+  async get(name: string): Promise<Project | undefined> {
+    return (await this.list()).find((project) => project.name === name);
+  }
+
+  /** Runs `change` on the current projects under the lock, then saves them. */
+  async update<T>(change: (projects: Project[]) => T | Promise<T>): Promise<T> {
+    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    const release = await lockfile.lock(this.file, {
+      realpath: false,
+      stale: 10_000,
+      retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
+    });
+    try {
+      const registry = await this.read();
+      const result = await change(registry.projects);
+      await writeFileAtomic(this.file, `${JSON.stringify(registry, null, 2)}\n`, { mode: 0o600 });
+      return result;
+    } finally {
+      await release();
+    }
+  }
+
+  private async read(): Promise<RegistryFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: FORMAT_VERSION, projects: [] };
+      throw error;
+    }
+    try {
+      return parseRegistry(JSON.parse(text));
+    } catch (error) {
+      throw new BerthError(
+        `project registry ${this.file} is corrupted (${(error as Error).message}); berth left it as it is: repair it or move it away`,
+      );
+    }
+  }
+}
+
+function parseRegistry(data: unknown): RegistryFile {
+  if (!isRecord(data) || !Array.isArray(data.projects)) throw new Error('expected an object with a "projects" array');
+  if (data.version !== FORMAT_VERSION) throw new Error(`unknown format version ${JSON.stringify(data.version)}`);
+  const seen = new Set<string>();
+  const projects = data.projects.map((entry, index) => {
+    const project = parseProject(entry, index);
+    if (seen.has(project.name)) throw new Error(`project ${project.name} appears twice`);
+    seen.add(project.name);
+    return project;
+  });
+  return { version: FORMAT_VERSION, projects };
+}
+
+function parseProject(entry: unknown, index: number): Project {
+  const where = `projects[${index}]`;
+  if (!isRecord(entry)) throw new Error(`${where} is not an object`);
+  const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state } = entry;
+  if (typeof name !== 'string' || !PROJECT_NAME_PATTERN.test(name)) throw new Error(`${where}.name is invalid`);
+  if (typeof workspace !== 'string' || !path.isAbsolute(workspace)) throw new Error(`${where}.path is not an absolute path`);
+  if (typeof mode !== 'string' || !isIsolationMode(mode)) throw new Error(`${where}.mode is invalid`);
+  if (typeof ownsWorkspace !== 'boolean') throw new Error(`${where}.ownsWorkspace is not a boolean`);
+  if (typeof createdAt !== 'string') throw new Error(`${where}.createdAt is not a string`);
+  if (lastActive !== null && typeof lastActive !== 'string') throw new Error(`${where}.lastActive is invalid`);
+  if (!isLifecycleState(state)) throw new Error(`${where}.state is invalid`);
+  // Keep fields written by newer versions of berth instead of dropping them.
+  return { ...entry, name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state } as Project;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

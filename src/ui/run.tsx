@@ -1,0 +1,21 @@
+import { render } from 'ink';
+import type { Project } from '../domain/project.js';
+import { ControlCenter } from './components/control-center.js';
+import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { enterFullScreen } from './terminal.js';
+
+function App({ projects, version }: { projects: Project[]; version: string }) {
+  const { columns, rows } = useTerminalSize();
+  return <ControlCenter projects={projects} columns={columns} rows={rows} version={version} />;
+}
+
+/** Opens the full-screen control center and resolves when the user quits. */
+export async function runControlCenter(projects: Project[], version: string): Promise<void> {
+  const restore = enterFullScreen(process.stdout);
+  try {
+    const app = render(<App projects={projects} version={version} />, { exitOnCtrlC: true });
+    await app.waitUntilExit();
+  } finally {
+    restore();
+  }
+}

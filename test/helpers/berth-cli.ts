@@ -1,0 +1,22 @@
+import { execa } from 'execa';
+import { fileURLToPath } from 'node:url';
+
+export const BERTH_BIN = fileURLToPath(new URL('../../bin/berth.js', import.meta.url));
+
+export interface BerthResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `berth` as a user would, with its data under `home`. */
+export async function runBerth(args: string[], options: { home: string; cwd?: string }): Promise<BerthResult> {
+  const result = await execa('node', [BERTH_BIN, ...args], {
+    reject: false,
+    cwd: options.cwd ?? options.home,
+    env: { BERTH_HOME: options.home, NO_COLOR: '1' },
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  });
+  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
