@@ -1,4 +1,4 @@
-import { render } from 'ink';
+import { render, useApp } from 'ink';
 import type { Project } from '../domain/project.js';
 import { ControlCenter } from './components/control-center.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
@@ -6,7 +6,8 @@ import { enterFullScreen } from './terminal.js';
 
 function App({ projects, version }: { projects: Project[]; version: string }) {
   const { columns, rows } = useTerminalSize();
-  return <ControlCenter projects={projects} columns={columns} rows={rows} version={version} />;
+  const { exit } = useApp();
+  return <ControlCenter projects={projects} columns={columns} rows={rows} version={version} onQuit={exit} />;
 }
 
 /** Opens the full-screen control center and resolves when the user quits. */

@@ -1,4 +1,4 @@
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, Text, useInput } from 'ink';
 import type { Project } from '../../domain/project.js';
 
 export interface ControlCenterProps {
@@ -6,16 +6,16 @@ export interface ControlCenterProps {
   columns: number;
   rows: number;
   version: string;
+  onQuit: () => void;
 }
 
 /**
  * The first screen: the projects, read-only for now. It fills the terminal
  * exactly and never grows taller, so Ink redraws in place without flicker.
  */
-export function ControlCenter({ projects, columns, rows, version }: ControlCenterProps) {
-  const { exit } = useApp();
+export function ControlCenter({ projects, columns, rows, version, onQuit }: ControlCenterProps) {
   useInput((input) => {
-    if (input === 'q') exit();
+    if (input === 'q') onQuit();
   });
   const listRows = Math.max(0, rows - 4);
   const shown = projects.slice(0, listRows);

@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
+import { useTempDirs } from '../helpers/temp.js';
+import { TmuxSession } from '../helpers/tmux.js';
+
+describe('berth control center in a real terminal (tmux)', () => {
+  const tempDir = useTempDirs();
+  let session: TmuxSession | undefined;
+  afterEach(async () => {
+    await session?.kill();
+  });
+
+  it('opens full screen with the projects and gives the terminal back clean on q', async () => {
+    const home = await tempDir();
+    await runBerth(['project', 'add', 'alpha'], { home });
+    session = await TmuxSession.start({ columns: 80, rows: 24, cwd: home, env: { BERTH_HOME: home} });
+    await session.type('echo before-berth');
+    await session.press('Enter');
+    await session.waitFor((screen) => screen.includes('before-berth\n$'));
+
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    const opened = await session.waitFor((screen) => /alpha\s+workspace\s+ready/.test(screen));
+    expect(opened).not.toContain('before-berth');
+    expect(opened.split('\n')[0]).toMatch(/^berth\s+\d+\.\d+\.\d+/);
+
+    await session.type('q');
+    const restored = await session.waitFor((screen) => screen.includes(path.basename(BERTH_BIN)) && !screen.includes('alpha'));
+    expect(restored).toContain('before-berth');
+    expect(restored.trimEnd().split('\n').at(-1)).toBe('$');
+  });
+
+  it('gives the terminal back on Ctrl-C too', async () => {
+    const home = await tempDir();
+    session = await TmuxSession.start({ columns: 100, rows: 30, cwd: home, env: { BERTH_HOME: home} });
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    await session.waitFor((screen) => screen.includes('No projects yet'));
+    await session.press('C-c');
+    const restored = await session.waitFor((screen) => !screen.includes('No projects yet') && screen.trimEnd().endsWith('$'));
+    expect(restored).toContain(`node ${BERTH_BIN}`);
+  });
+});

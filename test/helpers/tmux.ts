@@ -1,0 +1,54 @@
+import { execa } from 'execa';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * A real terminal for end-to-end tests: a detached tmux session of a given
+ * size running a plain shell (prompt `$ `), driven with send-keys and read with capture-pane.
+ */
+export class TmuxSession {
+  private constructor(readonly name: string) {}
+
+  static async start(options: { columns: number; rows: number; env: Record<string, string>; cwd: string }): Promise<TmuxSession> {
+    const name = `berth-test-${randomUUID().slice(0, 8)}`;
+    const env = Object.entries(options.env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+    await execa('tmux', [
+      'new-session', '-d', '-s', name, '-x', String(options.columns), '-y', String(options.rows), '-c', options.cwd,
+      ...env, 'bash --norc --noprofile',
+    ]);
+    const session = new TmuxSession(name);
+    // A known prompt, `$ `, so that tests can tell when the shell has the terminal back.
+    await session.type("PS1='$ '; clear");
+    await session.press('Enter');
+    await session.waitFor((screen) => screen.trim() === '$');
+    return session;
+  }
+
+  /** Types text; `keys` are tmux key names such as Enter, Escape, C-c. */
+  async type(text: string): Promise<void> {
+    await execa('tmux', ['send-keys', '-t', this.name, '-l', text]);
+  }
+
+  async press(...keys: string[]): Promise<void> {
+    await execa('tmux', ['send-keys', '-t', this.name, ...keys]);
+  }
+
+  async screen(): Promise<string> {
+    return (await execa('tmux', ['capture-pane', '-p', '-t', this.name])).stdout;
+  }
+
+  /** Waits until the screen satisfies `check`, and returns it; throws with the last screen after `timeoutMs`. */
+  async waitFor(check: (screen: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = await this.screen();
+      if (check(screen)) return screen;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`screen never matched within ${timeoutMs} ms; last screen:\n${screen}`);
+  }
+
+  async kill(): Promise<void> {
+    await execa('tmux', ['kill-session', '-t', this.name], { reject: false });
+  }
+}
