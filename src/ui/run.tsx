@@ -12,11 +12,12 @@ function App({ projects, version }: { projects: Project[]; version: string }) {
 
 /** Opens the full-screen control center and resolves when the user quits. */
 export async function runControlCenter(projects: Project[], version: string): Promise<void> {
-  const restore = enterFullScreen(process.stdout);
+  const screen = enterFullScreen(process.stdout);
   try {
     const app = render(<App projects={projects} version={version} />, { exitOnCtrlC: true });
+    screen.onTeardown(() => app.unmount());
     await app.waitUntilExit();
   } finally {
-    restore();
+    screen.restore();
   }
 }

@@ -41,4 +41,16 @@ describe('berth control center in a real terminal (tmux)', () => {
     const restored = await session.waitFor((screen) => !screen.includes('No projects yet') && screen.trimEnd().endsWith('$'));
     expect(restored).toContain(`node ${BERTH_BIN}`);
   });
+
+  it('gives the terminal back when berth is killed with SIGTERM', async () => {
+    const home = await tempDir();
+    session = await TmuxSession.start({ columns: 80, rows: 24, cwd: home, env: { BERTH_HOME: home } });
+    await session.type(`node ${BERTH_BIN}; echo "exit=$?"`);
+    await session.press('Enter');
+    await session.waitFor((screen) => screen.includes('No projects yet'));
+    await session.signalForeground('SIGTERM');
+    const restored = await session.waitFor((screen) => /exit=\d/.test(screen));
+    expect(restored).not.toContain('No projects yet');
+    expect(restored).toContain('exit=143');
+  });
 });

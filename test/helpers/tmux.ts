@@ -48,6 +48,13 @@ export class TmuxSession {
     throw new Error(`screen never matched within ${timeoutMs} ms; last screen:\n${screen}`);
   }
 
+  /** Sends a signal to the program running in the foreground of the session's shell. */
+  async signalForeground(signal: NodeJS.Signals): Promise<void> {
+    const shellPid = (await execa('tmux', ['list-panes', '-t', this.name, '-F', '#{pane_pid}'])).stdout.trim();
+    const children = (await execa('pgrep', ['-P', shellPid])).stdout.trim().split('\n');
+    for (const pid of children) process.kill(Number(pid), signal);
+  }
+
   async kill(): Promise<void> {
     await execa('tmux', ['kill-session', '-t', this.name], { reject: false });
   }
