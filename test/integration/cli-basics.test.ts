@@ -1,8 +1,10 @@
+import { execa } from 'execa';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/command-table.js';
-import { runBerth } from '../helpers/berth-cli.js';
+import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { useTempDirs } from '../helpers/temp.js';
 
 describe('berth command line', () => {
@@ -109,5 +111,30 @@ describe('berth config', () => {
       expect(result.stderr).toContain(file);
     }
     expect(await readFile(file, 'utf8')).toBe(content);
+  });
+});
+
+describe('start-up cost of --version and --help', () => {
+  const tempDir = useTempDirs();
+
+  it.each([['--version'], ['--help']])('%s imports neither ink, react nor dockerode', async (flag) => {
+    const dir = await tempDir();
+    const trace = path.join(dir, 'imports.txt');
+    const tracer = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
+    const result = await execa('node', ['--import', tracer, BERTH_BIN, flag], { env: { BERTH_TRACE_IMPORTS: trace, BERTH_HOME: dir } });
+    expect(result.exitCode).toBe(0);
+    const imported = await readFile(trace, 'utf8');
+    expect(imported).toContain('/dist/cli/main.js');
+    expect(imported).not.toMatch(/node_modules\/(ink|react|dockerode|execa|conf)\//);
+  });
+
+  it('the project commands do not import the TUI either', async () => {
+    const dir = await tempDir();
+    const trace = path.join(dir, 'imports.txt');
+    const tracer = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
+    await execa('node', ['--import', tracer, BERTH_BIN, 'project', 'ls'], { env: { BERTH_TRACE_IMPORTS: trace, BERTH_HOME: dir } });
+    const imported = await readFile(trace, 'utf8');
+    expect(imported).toContain('/dist/cli/project-commands.js');
+    expect(imported).not.toMatch(/node_modules\/(ink|react|dockerode)\//);
   });
 });
