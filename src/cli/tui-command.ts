@@ -8,6 +8,11 @@ export async function openControlCenter(version: string): Promise<number> {
   // Read what the screen needs first, so that a broken registry is reported
   // as a one-line error instead of a half-drawn screen.
   const projects = await createContext().projects.list();
+  // Ink draws only the last frame when it believes it runs in CI; berth is on a
+  // real terminal here (checked above), and a CI variable left in a developer's
+  // shell must not blank the screen. Ink reads it when first imported: now.
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
   const { runControlCenter } = await import('../ui/run.js');
   await runControlCenter(projects, version);
   return 0;

@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import type { LifecycleState } from './lifecycle.js';
+
+/** Labels by which berth finds its containers again after a crash: the engine is the record. */
+export const LABELS = {
+  managed: 'berth.managed',
+  project: 'berth.project',
+  workspace: 'berth.workspace',
+  created: 'berth.created',
+} as const;
+
+/** `berth-<name>-<12 hex of sha256(workspace path)>`: stable for a project, distinct per workspace. */
+export function containerName(project: { name: string; path: string }): string {
+  const digest = createHash('sha256').update(project.path).digest('hex').slice(0, 12);
+  return `berth-${project.name}-${digest}`;
+}
+
+export function containerLabels(project: { name: string; path: string }, createdAt: Date): Record<string, string> {
+  return {
+    [LABELS.managed]: 'true',
+    [LABELS.project]: project.name,
+    [LABELS.workspace]: project.path,
+    [LABELS.created]: createdAt.toISOString(),
+  };
+}
+
+/** What the engine says of a container, in berth's own words (no engine type crosses the runtime interface). */
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+export type ContainerHealth = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  /** From the `berth.project` label. */
+  project: string;
+  workspace: string;
+  image: string;
+  status: ContainerStatus;
+  health: ContainerHealth;
+  /** Consecutive failed healthchecks, as the engine counts them. */
+  failingStreak: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  limits: ContainerLimits;
+}
+
+export interface ContainerLimits {
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+}
+
+/** The state a user sees, from what the engine says and the project's last activity. */
+export function lifecycleStateOf(
+  container: ObservedContainer | undefined,
+  options: { lastActive: string | null; idleAfterMs: number; now: number },
+): LifecycleState {
+  if (!container) return 'none';
+  switch (container.status) {
+    case 'created':
+      return 'created';
+    case 'restarting':
+      return 'starting';
+    case 'exited':
+    case 'dead':
+    case 'paused':
+      return 'stopped';
+    case 'removing':
+      return 'removed';
+    case 'running':
+      break;
+  }
+  if (container.health === 'unhealthy') return 'unhealthy';
+  if (container.health === 'starting') return 'starting';
+  const since = Date.parse(options.lastActive ?? container.startedAt ?? container.createdAt);
+  if (options.now - since > options.idleAfterMs) return 'idle';
+  return container.health === 'healthy' ? 'healthy' : 'running';
+}

@@ -1,0 +1,142 @@
+/**
+ * The interfaces between berth's services and the places agents run. They
+ * speak berth's own types only: no dockerode or execa type crosses them, so
+ * that Podman, a remote engine or Kubernetes can stand behind them later.
+ */
+import type { ContainerLimits, ObservedContainer } from '../domain/container.js';
+
+/** One command to run where a project's agent runs. The command is an argv, never a shell string. */
+export interface ExecRequest {
+  argv: string[];
+  /** Variables added for this command only (never written into a container's configuration). */
+  env?: Record<string, string>;
+  timeoutMs: number;
+  /** Aborting cancels the command and kills what it started. */
+  signal?: AbortSignal;
+  onStdout?: (chunk: string) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface ExecOutcome {
+  /** null when the command was killed before it exited by itself. */
+  exitCode: number | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+}
+
+/** Where one project's agent runs: the host folder, or the project's container. */
+export interface AgentRuntime {
+  readonly mode: 'workspace' | 'container';
+  exec(project: RuntimeProject, request: ExecRequest): Promise<ExecOutcome>;
+}
+
+/** What a runtime needs to know of a project. */
+export interface RuntimeProject {
+  name: string;
+  path: string;
+}
+
+/** A change in a workspace between two points in time. */
+export interface ChangedFile {
+  /** Relative to the workspace, never escaping it. */
+  path: string;
+  kind: 'created' | 'modified' | 'deleted' | 'renamed';
+  /** For a rename, the path before. */
+  from?: string;
+}
+
+/** Everything a project's container is made from; the Docker translation lives in the engine. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Host folder bind-mounted read-write at /workspace. */
+  workspace: string;
+  /** Host folder mounted at the agent user's ~/.claude. */
+  agentConfigDir: string;
+  /** Host files or folders mounted read-only, e.g. ~/.gitconfig, ~/.ssh, the host's claude binary. */
+  readOnlyMounts: Array<{ source: string; target: string }>;
+  user: string;
+  limits: ContainerLimits & { nofile: number; nproc: number };
+  healthcheck: { intervalMs: number; retries: number };
+  env: Record<string, string>;
+}
+
+/** One stats sample of a running container. */
+export interface StatsSample {
+  containerId: string;
+  time: number;
+  cpuPercent: number;
+  memoryUsed: number;
+  memoryLimit: number;
+  pids: number;
+  network: { rxBytes: number; txBytes: number };
+  block: { readBytes: number; writeBytes: number };
+}
+
+export type EngineEvent =
+  | { kind: 'container'; action: string; containerId: string; project?: string }
+  | { kind: 'disconnected'; error: string }
+  | { kind: 'reconnected' };
+
+export type { ContainerLimits, ObservedContainer };
+
+/** Counters of one stats read; CPU% needs two of them (see domain/stats). */
+export interface RawStats {
+  time: number;
+  cpuTotalNs: number;
+  systemCpuNs: number;
+  onlineCpus: number;
+  /** Memory in use minus the page cache, as `docker stats` shows it. */
+  memoryUsed: number;
+  memoryLimit: number;
+  pids: number;
+  network: { rxBytes: number; txBytes: number };
+  block: { readBytes: number; writeBytes: number };
+}
+
+export interface EngineInfo {
+  /** Where the engine is, e.g. `unix:///var/run/docker.sock`, for messages and the TUI header. */
+  endpoint: string;
+  /** `docker` or `podman`, from the engine's version answer. */
+  product: string;
+  version: string;
+  apiVersion: string;
+}
+
+export interface BuildOptions {
+  buildArgs?: Record<string, string>;
+  /** `host` for machines where only the host network reaches the package registries. */
+  networkMode?: string;
+  onProgress?: (line: string) => void;
+}
+
+/**
+ * A container engine (Docker, Podman; local, tcp or ssh) as berth uses it.
+ * Errors it throws are BerthErrors with one-line messages (engine not
+ * answering, image missing, ...), never raw engine errors.
+ */
+export interface ContainerEngine {
+  info(): Promise<EngineInfo>;
+  /** Every container labelled berth.managed=true, running or not. */
+  listManaged(): Promise<ObservedContainer[]>;
+  inspect(idOrName: string): Promise<ObservedContainer | undefined>;
+  /** Creates (not starts); throws `ContainerNameTaken` when the name exists already. */
+  create(spec: ContainerSpec): Promise<ObservedContainer>;
+  start(id: string): Promise<void>;
+  /** Graceful: SIGTERM, then SIGKILL after `timeoutMs`. */
+  stop(id: string, timeoutMs: number): Promise<void>;
+  /** Forced removal; no error when it is gone already. */
+  remove(id: string): Promise<void>;
+  /** Non-interactive: Tty false, stdout and stderr apart, exit code from the exec's inspect. */
+  exec(id: string, request: ExecRequest & { user: string; workdir: string }): Promise<ExecOutcome>;
+  stats(id: string): Promise<RawStats>;
+  logs(id: string, options: { follow: boolean; tail: number; signal?: AbortSignal; onChunk: (text: string) => void }): Promise<void>;
+  /** Engine events for berth's containers until `signal` aborts; reconnects with backoff and says so. */
+  watchEvents(onEvent: (event: EngineEvent) => void, signal: AbortSignal): void;
+  imageExists(tag: string): Promise<boolean>;
+  buildImage(contextDir: string, tag: string, options: BuildOptions): Promise<void>;
+  /** An interactive TTY in the container for the user; resolves with the shell's exit code. */
+  openShell(id: string, options: { user: string; workdir: string; argv: string[] }): Promise<number>;
+}
