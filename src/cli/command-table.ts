@@ -57,10 +57,17 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     words: ['project', 'set'],
-    args: ['<name>', 'mode', '<workspace|container>'],
+    args: ['<name>', '<mode|key>', '<value>'],
     options: {},
-    summary: "change a project's isolation mode",
+    summary: "change a project's mode (workspace|container) or override a setting for it",
     load: async () => (await import('./project-commands.js')).setProject,
+  },
+  {
+    words: ['project', 'unset'],
+    args: ['<name>', '<key>'],
+    options: {},
+    summary: "drop a project's override of a setting",
+    load: async () => (await import('./project-commands.js')).unsetProject,
   },
   {
     words: ['config', 'list'],

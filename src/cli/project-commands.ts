@@ -1,4 +1,3 @@
-import { UsageError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
 import type { CommandHandler } from './command-table.js';
 import { formatAgo, printJson, printLine, printTable } from './output.js';
@@ -16,7 +15,9 @@ export const addProject: CommandHandler = async ({ args, options }) => {
 export const listProjects: CommandHandler = async ({ options }) => {
   const projects = await createContext().projects.list();
   if (options.json) {
-    printJson(projects.map(({ name, path, mode, state, lastActive, createdAt }) => ({ name, path, mode, state, lastActive, createdAt })));
+    printJson(
+      projects.map(({ name, path, mode, state, lastActive, createdAt, settings }) => ({ name, path, mode, state, lastActive, createdAt, settings: settings ?? {} })),
+    );
     return;
   }
   if (projects.length === 0) {
@@ -38,8 +39,19 @@ export const removeProject: CommandHandler = async ({ args, options }) => {
 };
 
 export const setProject: CommandHandler = async ({ args }) => {
-  const [name, field, value] = args as [string, string, string];
-  if (field !== 'mode') throw new UsageError(`unknown project field ${JSON.stringify(field)}: berth project set <name> mode <workspace|container>`);
-  const project = await createContext().projects.setMode(name, value);
-  printLine(`project ${project.name} now runs in ${project.mode} mode`);
+  const [name, key, value] = args as [string, string, string];
+  const projects = createContext().projects;
+  if (key === 'mode') {
+    const project = await projects.setMode(name, value);
+    printLine(`project ${project.name} now runs in ${project.mode} mode`);
+    return;
+  }
+  const project = await projects.setSetting(name, key, value);
+  printLine(`${project.name}: ${key} = ${String(project.settings?.[key as keyof typeof project.settings])}`);
+};
+
+export const unsetProject: CommandHandler = async ({ args }) => {
+  const [name, key] = args as [string, string];
+  const project = await createContext().projects.unsetSetting(name, key);
+  printLine(`${project.name}: ${key} follows berth's setting again`);
 };

@@ -1,5 +1,6 @@
 import { BerthError } from './errors.js';
 import type { LifecycleState } from './lifecycle.js';
+import type { ProjectSettings } from './settings.js';
 
 export const ISOLATION_MODES = ['workspace', 'container'] as const;
 export type IsolationMode = (typeof ISOLATION_MODES)[number];
@@ -16,6 +17,8 @@ export interface Project {
   lastActive: string | null;
   /** Last state berth knew of; the engine is the truth for containers. */
   state: LifecycleState;
+  /** Settings this project overrides (container limits, the agent's model, ...). */
+  settings?: ProjectSettings;
 }
 
 /**

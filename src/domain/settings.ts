@@ -186,3 +186,30 @@ export function settingMs(settings: Settings, key: SettingKey): number | undefin
   return typeof value === 'string' ? parseDuration(value) : undefined;
 }
 
+
+/** Settings a project may override for itself; the others (engine, policies' caps) are berth-wide. */
+const PROJECT_SETTING_PREFIXES = ['container.', 'claude.', 'runtime.', 'chat.'];
+
+export type ProjectSettings = Partial<Record<SettingKey, SettingValue>>;
+
+export function isProjectSetting(key: SettingKey): boolean {
+  return PROJECT_SETTING_PREFIXES.some((prefix) => key.startsWith(prefix)) || key === 'policies.idleTimeout';
+}
+
+export function checkProjectSettingKey(key: string): SettingKey {
+  const known = checkSettingKey(key);
+  if (!isProjectSetting(known)) throw new BerthError(`setting ${known} applies to all projects: use berth config set`);
+  return known;
+}
+
+/** A project's overrides, each checked as a stored value would be. */
+export function checkProjectSettings(overrides: Record<string, unknown>): ProjectSettings {
+  const checked: ProjectSettings = {};
+  for (const [key, value] of Object.entries(overrides)) checked[checkProjectSettingKey(key)] = checkSettingValue(key, value);
+  return checked;
+}
+
+/** The settings in force for one project: berth's, then the project's own overrides. */
+export function settingsForProject(settings: Settings, overrides: ProjectSettings | undefined): Settings {
+  return { ...settings, ...overrides };
+}

@@ -8,6 +8,7 @@ import {
   quote,
   type Project,
 } from '../domain/project.js';
+import { checkProjectSettingKey, parseSettingText } from '../domain/settings.js';
 import { gitInit, gitTopLevel } from '../runtime/git.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
@@ -94,6 +95,45 @@ export class ProjectService {
       await this.audit.append({ project: name, action: 'mode', reason: `mode ${previous} → ${mode}`, from: previous, to: mode });
     }
     return project;
+  }
+
+  /** Overrides one setting for this project, validated against the same schema as berth's settings. */
+  async setSetting(name: string, key: string, text: string): Promise<Project> {
+    checkProjectName(name);
+    const known = checkProjectSettingKey(key);
+    const value = parseSettingText(known, text);
+    const project = await this.changeProject(name, (found) => {
+      found.settings = { ...found.settings, [known]: value };
+    });
+    await this.audit.append({ project: name, action: 'setting', reason: `${known} = ${String(value)}`, key: known, value });
+    return project;
+  }
+
+  /** Drops a project's override, so berth's setting applies again. */
+  async unsetSetting(name: string, key: string): Promise<Project> {
+    checkProjectName(name);
+    const known = checkProjectSettingKey(key);
+    const project = await this.changeProject(name, (found) => {
+      if (!found.settings) return;
+      delete found.settings[known];
+      if (Object.keys(found.settings).length === 0) delete found.settings;
+    });
+    await this.audit.append({ project: name, action: 'setting', reason: `${known} reset to berth's setting`, key: known });
+    return project;
+  }
+
+  /** Records what berth learnt of a project: its state, its last activity. */
+  async record(name: string, change: Partial<Pick<Project, 'state' | 'lastActive'>>): Promise<Project> {
+    return this.changeProject(name, (found) => void Object.assign(found, change));
+  }
+
+  private changeProject(name: string, change: (project: Project) => void): Promise<Project> {
+    return this.registry.update((projects) => {
+      const found = projects.find((candidate) => candidate.name === name);
+      if (!found) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
+      change(found);
+      return { ...found };
+    });
   }
 
   async remove(name: string, options: { purge: boolean }): Promise<RemovedProject> {

@@ -5,6 +5,7 @@ import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../domain/errors.js';
 import { isLifecycleState } from '../domain/lifecycle.js';
 import { PROJECT_NAME_PATTERN, isIsolationMode, type Project } from '../domain/project.js';
+import { checkProjectSettings } from '../domain/settings.js';
 
 const FORMAT_VERSION = 1;
 
@@ -83,7 +84,7 @@ function parseRegistry(data: unknown): RegistryFile {
 function parseProject(entry: unknown, index: number): Project {
   const where = `projects[${index}]`;
   if (!isRecord(entry)) throw new Error(`${where} is not an object`);
-  const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state } = entry;
+  const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state, settings } = entry;
   if (typeof name !== 'string' || !PROJECT_NAME_PATTERN.test(name)) throw new Error(`${where}.name is invalid`);
   if (typeof workspace !== 'string' || !path.isAbsolute(workspace)) throw new Error(`${where}.path is not an absolute path`);
   if (typeof mode !== 'string' || !isIsolationMode(mode)) throw new Error(`${where}.mode is invalid`);
@@ -91,6 +92,10 @@ function parseProject(entry: unknown, index: number): Project {
   if (typeof createdAt !== 'string') throw new Error(`${where}.createdAt is not a string`);
   if (lastActive !== null && typeof lastActive !== 'string') throw new Error(`${where}.lastActive is invalid`);
   if (!isLifecycleState(state)) throw new Error(`${where}.state is invalid`);
+  if (settings !== undefined) {
+    if (!isRecord(settings)) throw new Error(`${where}.settings is not an object`);
+    checkProjectSettings(settings);
+  }
   // Keep fields written by newer versions of berth instead of dropping them.
   return { ...entry, name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state } as Project;
 }

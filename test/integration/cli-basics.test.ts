@@ -34,13 +34,12 @@ describe('berth command line', () => {
 
   it.each([
     [['frobnicate'], /^berth: unknown command "frobnicate": see berth --help\n$/],
-    [['project'], /^berth: a subcommand is missing: berth project add\|ls\|rm\|set\n$/],
+    [['project'], /^berth: a subcommand is missing: berth project add\|ls\|rm\|set\|unset\n$/],
     [['project', 'list'], /^berth: unknown subcommand "list"/],
     [['project', 'ls', '--bogus'], /^berth: unknown option --bogus: berth project ls \[--json\]\n$/],
     [['project', 'add'], /^berth: usage: berth project add <name>/],
     [['project', 'add', 'a', 'b'], /^berth: usage: berth project add <name>/],
     [['project', 'add', 'a', '--path'], /^berth: option --path needs a value/],
-    [['project', 'set', 'a', 'colour', 'red'], /^berth: unknown project field "colour"/],
   ])('exits 2 with a one-line usage error for %j', async (args, message) => {
     const result = await runBerth(args, { home: await tempDir() });
     expect(result.exitCode).toBe(2);

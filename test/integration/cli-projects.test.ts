@@ -85,6 +85,33 @@ describe('berth project', () => {
     expect(await auditActions(home)).toEqual(['add svc', 'mode svc']);
   });
 
+  it('overrides settings per project, validated like berth-wide ones, and drops an override with unset', async () => {
+    const home = await tempDir();
+    await runBerth(['project', 'add', 'big'], { home });
+    const set = await runBerth(['project', 'set', 'big', 'container.memory', '4g'], { home });
+    expect(set).toMatchObject({ exitCode: 0, stdout: 'big: container.memory = 4g\n' });
+    expect(await listJson(home)).toMatchObject([{ name: 'big', settings: { 'container.memory': '4g' } }]);
+
+    const before = await snapshotTree(home);
+    const refusals: Array<[string[], RegExp]> = [
+      [['project', 'set', 'big', 'container.memory', '1k'], /^berth: setting container\.memory: must be between 256m and 1024g, got "1k"\n$/],
+      [['project', 'set', 'big', 'container.memory', 'lots'], /^berth: setting container\.memory: expected a size such as 512m or 2g/],
+      [['project', 'set', 'big', 'container.pids', '1'], /^berth: setting container\.pids: must be between 64/],
+      [['project', 'set', 'big', 'colour', 'red'], /^berth: unknown setting "colour": see berth config list\n$/],
+      [['project', 'set', 'big', 'policies.maxRunning', '3'], /^berth: setting policies\.maxRunning applies to all projects: use berth config set\n$/],
+      [['project', 'set', 'ghost', 'container.memory', '4g'], /^berth: no project named "ghost"/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await runBerth(args, { home });
+      expect(result.exitCode, args.join(' ')).toBe(1);
+      expect(result.stderr).toMatch(message);
+    }
+    expect(await snapshotTree(home)).toEqual(before);
+
+    expect((await runBerth(['project', 'unset', 'big', 'container.memory'], { home })).exitCode).toBe(0);
+    expect(await listJson(home)).toMatchObject([{ name: 'big', settings: {} }]);
+  });
+
   it('takes the default mode from the settings', async () => {
     const home = await tempDir();
     expect((await runBerth(['config', 'set', 'defaults.mode', 'container'], { home })).exitCode).toBe(0);
