@@ -5,29 +5,25 @@
 // skip these tests silently. An unchanged Dockerfile builds from the engine's
 // cache in seconds; a cold build needs the network and a few minutes.
 import { execFileSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   TEST_RUN_LABEL,
-  buildImage,
   createDockerClient,
   describeWithDocker,
   execInContainer,
   newTestRunId,
   removeTestContainers,
 } from '../helpers/engine.js';
+import { TEST_WORKSPACE_IMAGE, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
-const IMAGE = 'berth-workspace:dev';
+const IMAGE = TEST_WORKSPACE_IMAGE;
 const CLAUDE_CODE_VERSION = '2.1.197';
-const DOCKER_DIR = fileURLToPath(new URL('../../docker/', import.meta.url));
-// Debian's place for locally trusted CAs, e.g. of a TLS-inspecting proxy.
-const LOCAL_CA_DIR = '/usr/local/share/ca-certificates';
-const BUILD_TIMEOUT_MS = 15 * 60_000;
+const BUILD_TIMEOUT_MS = WORKSPACE_IMAGE_BUILD_TIMEOUT_MS;
 
 describeWithDocker('workspace image', () => {
   const runId = newTestRunId();
@@ -37,7 +33,7 @@ describeWithDocker('workspace image', () => {
 
   beforeAll(async () => {
     docker = createDockerClient();
-    await buildImage(docker, DOCKER_DIR, IMAGE, await extraCaBuildArgs());
+    await ensureWorkspaceImage(docker);
     const repo = await hostDir('repo');
     execFileSync('git', ['init', '--quiet', repo]);
     withRepo = await startWorkspace(docker, runId, repo);
@@ -143,12 +139,3 @@ async function healthOnceDecided(container: Docker.Container): Promise<unknown> 
   throw new Error('healthcheck still starting after 30 s');
 }
 
-/** The host's locally added CAs, for builds behind a TLS-inspecting proxy. */
-async function extraCaBuildArgs(): Promise<Record<string, string>> {
-  const files = await readdir(LOCAL_CA_DIR, { recursive: true }).catch(() => []);
-  const certificates = files.filter((file) => file.endsWith('.crt')).sort();
-  if (certificates.length === 0) return {};
-  const pems = await Promise.all(certificates.map((file) => readFile(path.join(LOCAL_CA_DIR, file), 'utf8')));
-  // Joined as `$(cat *.crt)` joins them, so a manual build and this one share the cache.
-  return { EXTRA_CA_CERTS: pems.join('').trimEnd() };
-}
