@@ -20,3 +20,4 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 bash "$here/setup-docker.sh"
+bash "$here/setup-podman.sh"

@@ -11,10 +11,16 @@ export interface OptionSpec {
   summary: string;
 }
 
+export interface GlobalOptions {
+  /** `--engine URL`: the container engine to talk to. */
+  engine?: string;
+}
+
 export interface CommandInput {
   /** Positional arguments after the command's words. */
   args: string[];
   options: Record<string, string | boolean | undefined>;
+  global: GlobalOptions;
 }
 
 export type CommandHandler = (input: CommandInput) => Promise<number | void>;
@@ -29,6 +35,7 @@ export interface CommandSpec {
 }
 
 const json: OptionSpec = { type: 'boolean', summary: 'print JSON on stdout, nothing else' };
+const container = async () => import('./container-commands.js');
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -89,6 +96,86 @@ export const COMMANDS: CommandSpec[] = [
     options: {},
     summary: 'change a setting (durations as 30s, 15m, 2h, 7d)',
     load: async () => (await import('./config-commands.js')).setConfig,
+  },
+  {
+    words: ['up'],
+    args: ['<name>'],
+    options: {},
+    summary: "make sure the project's container runs (create or start it)",
+    load: async () => (await container()).up,
+  },
+  {
+    words: ['stop'],
+    args: ['<name>'],
+    options: {},
+    summary: "stop the project's container (gracefully)",
+    load: async () => (await container()).stop,
+  },
+  {
+    words: ['restart'],
+    args: ['<name>'],
+    options: {},
+    summary: "restart the project's container",
+    load: async () => (await container()).restart,
+  },
+  {
+    words: ['refresh'],
+    args: ['<name>'],
+    options: {},
+    summary: "recreate the project's container, keeping its workspace and agent config",
+    load: async () => (await container()).refresh,
+  },
+  {
+    words: ['rm-container'],
+    args: ['<name>'],
+    options: {},
+    summary: "remove the project's container (the workspace stays)",
+    load: async () => (await container()).removeContainer,
+  },
+  {
+    words: ['shell'],
+    args: ['<name>'],
+    options: {},
+    summary: "an interactive shell in the project's container",
+    load: async () => (await container()).shell,
+  },
+  {
+    words: ['exec'],
+    args: ['<name>', '--', '<cmd...>'],
+    options: {},
+    summary: "run a command in the project's workspace or container; its exit code is passed through",
+    load: async () => (await container()).exec,
+  },
+  {
+    words: ['ps'],
+    args: [],
+    options: { json },
+    summary: 'the projects with their containers: state, health, CPU%, memory, uptime',
+    load: async () => (await container()).ps,
+  },
+  {
+    words: ['stats'],
+    args: [],
+    options: { json, once: { type: 'boolean', summary: 'print one sample and exit' } },
+    summary: 'live CPU, memory, pids, network and block I/O of the running containers',
+    load: async () => (await import('./stats-command.js')).stats,
+  },
+  {
+    words: ['logs'],
+    args: ['<name>'],
+    options: { follow: { type: 'boolean', short: 'f', summary: 'keep printing new output' } },
+    summary: "the project container's logs",
+    load: async () => (await container()).logs,
+  },
+  {
+    words: ['image', 'build'],
+    args: [],
+    options: {
+      network: { type: 'string', value: 'MODE', summary: 'network of the build, e.g. host where only it reaches the registries' },
+      tag: { type: 'string', value: 'IMAGE', summary: 'image to build (default: setting container.image)' },
+    },
+    summary: 'build the workspace image from docker/, showing progress',
+    load: async () => (await container()).buildImage,
   },
 ];
 

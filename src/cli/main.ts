@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BerthError, UsageError } from '../domain/errors.js';
-import { COMMANDS, usageOf, type CommandSpec } from './command-table.js';
+import { COMMANDS, usageOf, type CommandSpec, type GlobalOptions } from './command-table.js';
 
 /** Runs one berth command line; returns the exit code (0 ok, 1 error, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
@@ -12,7 +12,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function dispatch(argv: string[]): Promise<number> {
+async function dispatch(given: string[]): Promise<number> {
+  const { global, argv } = takeGlobalOptions(given);
   const [first] = argv;
   if (first === '--version' || first === '-v') {
     process.stdout.write(`${readVersion()}\n`);
@@ -24,17 +25,33 @@ async function dispatch(argv: string[]): Promise<number> {
   }
   if (argv.length === 0) {
     const { openControlCenter } = await import('./tui-command.js');
-    return openControlCenter(readVersion());
+    return openControlCenter(readVersion(), global);
   }
   const command = findCommand(argv);
   const rest = argv.slice(command.words.length);
-  if (rest.includes('--help') || rest.includes('-h')) {
+  const beforeSeparator = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (beforeSeparator.includes('--help') || beforeSeparator.includes('-h')) {
     process.stdout.write(commandHelp(command));
     return 0;
   }
   const input = parseCommandLine(command, rest);
   const handler = await command.load();
-  return (await handler(input)) ?? 0;
+  return (await handler({ ...input, global })) ?? 0;
+}
+
+/** Options that come before the command and apply to all of them: `berth --engine URL ps`. */
+function takeGlobalOptions(argv: string[]): { global: GlobalOptions; argv: string[] } {
+  const global: GlobalOptions = {};
+  let index = 0;
+  while (argv[index]?.startsWith('--engine')) {
+    const token = argv[index]!;
+    const value = token.includes('=') ? token.slice(token.indexOf('=') + 1) : argv[++index];
+    if (token !== '--engine' && !token.startsWith('--engine=')) break;
+    if (!value) throw new UsageError('option --engine needs an engine address, e.g. unix:///run/podman/podman.sock');
+    global.engine = value;
+    index += 1;
+  }
+  return { global, argv: argv.slice(index) };
 }
 
 function findCommand(argv: string[]): CommandSpec {
@@ -55,8 +72,10 @@ function parseCommandLine(command: CommandSpec, rest: string[]) {
   } catch (error) {
     throw new UsageError(`${describeParseError(error as Error & { code?: string })}: ${usageOf(command)}`);
   }
-  const required = command.args.filter((arg) => !arg.startsWith('[')).length;
-  if (parsed.positionals.length < required || parsed.positionals.length > command.args.length) {
+  const specified = command.args.filter((arg) => arg !== '--');
+  const required = specified.filter((arg) => !arg.startsWith('[')).length;
+  const variadic = specified.at(-1)?.includes('...') ?? false;
+  if (parsed.positionals.length < required || (!variadic && parsed.positionals.length > specified.length)) {
     throw new UsageError(`usage: ${usageOf(command)}`);
   }
   return { args: parsed.positionals, options: parsed.values as Record<string, string | boolean | undefined> };
@@ -83,6 +102,8 @@ function generalHelp(): string {
     ...rows.map(([left, summary]) => `  ${left.padEnd(width)}${summary}`),
     '',
     'Options:',
+    '  --engine URL     the container engine: unix:///…, tcp://host:port, ssh://user@host',
+    '                   (default: setting engine, then DOCKER_HOST, then the local Docker socket)',
     '  -h, --help       help, also after a command: berth project add --help',
     '  -v, --version    print the version',
     '',

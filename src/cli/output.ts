@@ -33,3 +33,15 @@ export function formatAgo(iso: string | null, now = Date.now()): string {
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ago`;
   return `${Math.floor(seconds / 86_400)}d ago`;
 }
+
+/** 1536 → `1.5K`, 2147483648 → `2.0G`: binary units, as memory limits are set. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value}B` : `${value.toFixed(1)}${units[unit]}`;
+}

@@ -1,7 +1,8 @@
 import { BerthError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
+import type { GlobalOptions } from './command-table.js';
 
-export async function openControlCenter(version: string): Promise<number> {
+export async function openControlCenter(version: string, _global: GlobalOptions): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new BerthError('the control center needs a terminal; in scripts use the subcommands (berth --help)');
   }

@@ -3,6 +3,7 @@ import { resolvePaths, type BerthPaths } from '../store/paths.js';
 import { ProjectRegistry } from '../store/project-registry.js';
 import { SettingsStore } from '../store/settings-store.js';
 import { ProjectService } from './project-service.js';
+import type { RuntimeService } from './runtime-service.js';
 
 /** The services of one berth process, wired once and passed to whoever needs them. */
 export interface BerthContext {
@@ -10,6 +11,8 @@ export interface BerthContext {
   projects: ProjectService;
   /** Loaded on first use: most commands never read settings. */
   settings(): SettingsStore;
+  /** Runs agents' commands and manages containers; loaded only by the commands that need it. */
+  runtime(global?: { engine?: string }): Promise<RuntimeService>;
 }
 
 export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContext {
@@ -17,9 +20,16 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContex
   const registry = new ProjectRegistry(paths.registry);
   const audit = new AuditLog(paths.audit);
   let settings: SettingsStore | undefined;
+  const projects = new ProjectService(paths, registry, audit);
+  const settingsStore = () => (settings ??= new SettingsStore(paths.settingsDir));
   return {
     paths,
-    projects: new ProjectService(paths, registry, audit),
-    settings: () => (settings ??= new SettingsStore(paths.settingsDir)),
+    projects,
+    settings: settingsStore,
+    // Imported lazily: it pulls in dockerode, which project and config commands never need.
+    runtime: async (global = {}) => {
+      const { RuntimeService } = await import('./runtime-service.js');
+      return new RuntimeService({ paths, projects, settings: settingsStore, audit, engineFlag: global.engine, env });
+    },
   };
 }

@@ -14,15 +14,16 @@ export const TEST_WORKSPACE_IMAGE = 'berth-workspace:dev';
 export const WORKSPACE_IMAGE_BUILD_TIMEOUT_MS = 15 * 60_000;
 export const DOCKER_DIR = fileURLToPath(new URL('../../docker/', import.meta.url));
 
-const builds = new Map<string, Promise<void>>();
+const builds = new Map<string, Promise<string>>();
 
-/** Builds (from cache when unchanged) `tag` once per test process. */
-export function ensureWorkspaceImage(docker: Docker, tag = TEST_WORKSPACE_IMAGE): Promise<void> {
+/** Builds (from cache when unchanged) `tag` once per test process; resolves with the tag. */
+export function ensureWorkspaceImage(docker: Docker, tag = TEST_WORKSPACE_IMAGE): Promise<string> {
   let build = builds.get(tag);
   if (!build) {
     build = (async () => {
       const certificates = await localCaCertificates();
       await buildImage(docker, DOCKER_DIR, tag, certificates ? { EXTRA_CA_CERTS: certificates } : {});
+      return tag;
     })();
     builds.set(tag, build);
     // A failed build is retried by the next suite that asks, not remembered.

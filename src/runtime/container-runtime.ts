@@ -1,0 +1,282 @@
+import { constants } from 'node:fs';
+import { access, chmod, chown, lchown, mkdir, open, readdir, realpath, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { containerName, type ObservedContainer } from '../domain/container.js';
+import {
+  AGENT_UID,
+  AGENT_USER,
+  agentConfigDirOf,
+  buildContainerSpec,
+  imageMissing,
+  stopTimeoutMs,
+  type HostFiles,
+} from '../domain/container-spec.js';
+import { BerthError } from '../domain/errors.js';
+import type { Settings } from '../domain/settings.js';
+import { ContainerNameTaken } from './errors.js';
+import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
+
+const WORKDIR = '/workspace';
+const ADOPT_TRIES = 50;
+const ADOPT_PAUSE_MS = 100;
+const SHELL_ARGV = ['bash', '-l'];
+const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+// berth's own install: in a checkout, the claude-code devDependency lives under it.
+const BERTH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A project as this runtime reads it: `ownsWorkspace` (berth created the folder) when the caller knows it. */
+export type ContainerProject = RuntimeProject & { ownsWorkspace?: boolean };
+
+export interface ContainerRuntimeOptions<P extends ContainerProject> {
+  /** berth's data folder: agent config folders go under `<home>/agents/`. */
+  paths: { home: string };
+  /** The settings that apply to a project (its overrides over the global ones). */
+  settingsFor: (project: P) => Settings;
+  /** Labels added to every container this runtime creates, e.g. a test run's marker. */
+  extraLabels?: Record<string, string>;
+  /** The host user's home, for ~/.gitconfig and ~/.ssh. */
+  hostHome?: string;
+  /** For PATH, when looking for the host's claude binary. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type Progress = (step: string) => void;
+
+/**
+ * One long-lived container per project. Every change to a project's container
+ * runs under a per-project lock, so concurrent calls in this process make one
+ * container; another berth process racing us is detected by the engine's name
+ * conflict, and its container adopted.
+ */
+export class ContainerRuntime<P extends ContainerProject = ContainerProject> implements AgentRuntime {
+  readonly mode = 'container' as const;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly engine: ContainerEngine,
+    private readonly options: ContainerRuntimeOptions<P>,
+  ) {}
+
+  /** The project's container as the engine sees it now; undefined when there is none. */
+  status(project: P): Promise<ObservedContainer | undefined> {
+    return this.engine.inspect(containerName(project));
+  }
+
+  /** Running afterwards: reuses a running container, starts a stopped one, creates one if none. */
+  ensure(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    return this.locked(project, () => this.ensureUnlocked(project, onProgress));
+  }
+
+  /** The same as ensure: starting a project that has no container creates it. */
+  start(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    return this.ensure(project, onProgress);
+  }
+
+  /** Graceful (SIGTERM, then SIGKILL after container.stopTimeout); nothing to do when not running. */
+  stop(project: P): Promise<void> {
+    return this.locked(project, () => this.stopUnlocked(project));
+  }
+
+  restart(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    return this.locked(project, async () => {
+      await this.stopUnlocked(project);
+      return this.ensureUnlocked(project, onProgress);
+    });
+  }
+
+  /** A new container from the current image and settings; the workspace and the agent config folder are host folders, kept. */
+  refresh(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    return this.locked(project, async () => {
+      await this.removeUnlocked(project, onProgress);
+      return this.ensureUnlocked(project, onProgress);
+    });
+  }
+
+  /** Removes the container (forced); the workspace and the agent config folder stay. */
+  remove(project: P): Promise<void> {
+    return this.locked(project, () => this.removeUnlocked(project));
+  }
+
+  /** Runs `request.argv` as the agent user in /workspace, starting the container first if needed. */
+  async exec(project: P, request: ExecRequest): Promise<ExecOutcome> {
+    const container = await this.ensure(project);
+    return this.engine.exec(container.id, { ...request, user: AGENT_USER, workdir: WORKDIR });
+  }
+
+  /** An interactive shell in the container on this terminal; resolves with its exit code. */
+  async shell(project: P): Promise<number> {
+    const container = await this.ensure(project);
+    return this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV });
+  }
+
+  private async ensureUnlocked(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    const name = containerName(project);
+    let container = await this.engine.inspect(name);
+    if (container && (container.status === 'dead' || container.status === 'removing')) {
+      onProgress?.(`removing ${name}, which is ${container.status}`);
+      await this.engine.remove(container.id);
+      container = undefined;
+    }
+    container ??= await this.create(project, onProgress);
+    if (container.status === 'running' || container.status === 'restarting') return container;
+    if (container.status === 'paused') throw new BerthError(`container ${name} is paused: docker unpause ${name} resumes it`);
+    onProgress?.(`starting ${name}`);
+    await this.engine.start(container.id);
+    const started = await this.engine.inspect(container.id);
+    if (!started) throw new BerthError(`container ${name} was removed while it started`);
+    return started;
+  }
+
+  private async create(project: P, onProgress?: Progress): Promise<ObservedContainer> {
+    await checkWorkspace(project.path);
+    const settings = this.options.settingsFor(project);
+    const image = String(settings['container.image']);
+    // Checked first, so that a missing image is one line and nothing was started.
+    if (!(await this.engine.imageExists(image))) throw imageMissing(image);
+    if (project.ownsWorkspace === true) await handWorkspaceToAgent(project.path);
+    const agentConfigDir = agentConfigDirOf(this.options.paths.home, project.name);
+    await prepareAgentConfigDir(agentConfigDir);
+    const spec = buildContainerSpec({
+      project,
+      settings,
+      agentConfigDir,
+      hostFiles: await findHostFiles(this.options.hostHome ?? homedir(), this.options.env ?? process.env, settings),
+      createdAt: new Date(),
+      extraLabels: this.options.extraLabels,
+    });
+    onProgress?.(`creating ${spec.name} from ${spec.image}`);
+    try {
+      return await this.engine.create(spec);
+    } catch (error) {
+      if (!(error instanceof ContainerNameTaken)) throw error;
+      // Another berth process created it between our inspect and our create: use theirs.
+      const theirs = await this.inspectSoon(spec.name);
+      if (!theirs) throw new BerthError(`container ${spec.name} was created and removed by someone else meanwhile: try again`);
+      onProgress?.(`adopting ${spec.name}, created meanwhile by another berth`);
+      return theirs;
+    }
+  }
+
+  /** The engine reserves a name before the container it names can be inspected: give the other creator a moment. */
+  private async inspectSoon(name: string): Promise<ObservedContainer | undefined> {
+    for (let attempt = 0; attempt < ADOPT_TRIES; attempt += 1) {
+      const container = await this.engine.inspect(name);
+      if (container) return container;
+      await sleep(ADOPT_PAUSE_MS);
+    }
+    return undefined;
+  }
+
+  private async stopUnlocked(project: P): Promise<void> {
+    const container = await this.status(project);
+    if (!container || (container.status !== 'running' && container.status !== 'restarting')) return;
+    await this.engine.stop(container.id, stopTimeoutMs(this.options.settingsFor(project)));
+  }
+
+  private async removeUnlocked(project: P, onProgress?: Progress): Promise<void> {
+    const container = await this.status(project);
+    if (!container) return;
+    onProgress?.(`removing ${container.name}`);
+    await this.engine.remove(container.id);
+  }
+
+  /** Runs `action` after every earlier action on the same project has settled. */
+  private async locked<T>(project: P, action: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(project.name) ?? Promise.resolve();
+    const run = previous.then(action);
+    const settled = run.catch(() => undefined);
+    this.locks.set(project.name, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(project.name) === settled) this.locks.delete(project.name);
+    }
+  }
+}
+
+/** Before anything is created: the engine would otherwise fail with a mount error, or create the folder as root. */
+async function checkWorkspace(workspace: string): Promise<void> {
+  const info = await stat(workspace).catch(() => undefined);
+  if (!info) throw new BerthError(`workspace ${workspace} does not exist: restore it, or remove the project`);
+  if (!info.isDirectory()) throw new BerthError(`workspace ${workspace} is not a folder`);
+}
+
+/**
+ * The agent (uid 1000) writes the workspace. One that berth created belongs to
+ * whoever ran berth: as root, berth hands it to uid 1000, once (a workspace
+ * already owned by 1000 is left alone). A folder the user brought (--path) is
+ * never changed: berth does not take the user's files away from them.
+ */
+async function handWorkspaceToAgent(workspace: string): Promise<void> {
+  if (process.getuid?.() !== 0 || (await stat(workspace)).uid === AGENT_UID) return;
+  const entries = await readdir(workspace, { recursive: true });
+  // lchown: a link is changed itself, never what it points to (possibly outside the workspace).
+  await Promise.all([workspace, ...entries.map((entry) => path.join(workspace, entry))].map((file) => lchown(file, AGENT_UID, AGENT_UID)));
+}
+
+/**
+ * The agent user (uid 1000) must be able to write its config folder. As root,
+ * berth gives it to uid 1000; as another user than 1000, it opens the folder
+ * itself to everyone, which stays private behind berth's home (mode 0700).
+ */
+async function prepareAgentConfigDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const uid = process.getuid?.();
+  if (uid === 0) await chown(dir, AGENT_UID, AGENT_UID);
+  else if (uid !== undefined && uid !== AGENT_UID) await chmod(dir, 0o777);
+}
+
+async function findHostFiles(hostHome: string, env: NodeJS.ProcessEnv, settings: Settings): Promise<HostFiles> {
+  const files: HostFiles = {};
+  const gitconfig = path.join(hostHome, '.gitconfig');
+  if (await isReadable(gitconfig)) files.gitconfig = gitconfig;
+  const sshDir = path.join(hostHome, '.ssh');
+  if (settings['container.mountSsh'] === true && (await isReadable(sshDir))) files.sshDir = sshDir;
+  if (settings['claude.mountHostCli'] === true) files.claudeBinary = await findHostClaude(env);
+  return files;
+}
+
+/**
+ * The host's claude as a native Linux binary, so it runs in the container:
+ * the first on PATH, else the one in berth's or the current folder's
+ * node_modules/.bin, each resolved through its links (npm's bin link points
+ * at the native binary that the package's postinstall put in place).
+ */
+export async function findHostClaude(env: NodeJS.ProcessEnv, cwd = process.cwd()): Promise<string | undefined> {
+  const candidates = [
+    ...(env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'claude')),
+    path.join(BERTH_ROOT, 'node_modules', '.bin', 'claude'),
+    path.join(cwd, 'node_modules', '.bin', 'claude'),
+  ];
+  for (const candidate of candidates) {
+    const real = await realpath(candidate).catch(() => undefined);
+    if (real && (await isLinuxExecutable(real))) return real;
+  }
+  return undefined;
+}
+
+async function isLinuxExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    const handle = await open(file, 'r');
+    try {
+      const head = Buffer.alloc(ELF_MAGIC.length);
+      await handle.read(head, 0, head.length, 0);
+      return head.equals(ELF_MAGIC);
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+async function isReadable(file: string): Promise<boolean> {
+  return access(file, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
+}

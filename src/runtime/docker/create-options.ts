@@ -1,0 +1,56 @@
+import type Dockerode from 'dockerode';
+import type { ContainerSpec } from '../types.js';
+
+export const WORKSPACE_TARGET = '/workspace';
+export const AGENT_CONFIG_TARGET = '/home/agent/.claude';
+
+/**
+ * A long-lived container needs a process that does nothing until it is
+ * stopped; `Init: true` puts a real init in front of it, so SIGTERM stops it at
+ * once and the zombies of exec'd commands are reaped.
+ */
+const KEEP_ALIVE = ['sleep', 'infinity'];
+
+/** The Docker create options for a project's container: hardened by default. */
+export function createOptionsOf(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+  const { limits } = spec;
+  // Mounts (not Binds): a missing bind source is an error instead of a folder the engine creates as root.
+  const mounts: Dockerode.MountSettings[] = [
+    { Type: 'bind', Source: spec.workspace, Target: WORKSPACE_TARGET, ReadOnly: false },
+    { Type: 'bind', Source: spec.agentConfigDir, Target: AGENT_CONFIG_TARGET, ReadOnly: false },
+    ...spec.readOnlyMounts.map(({ source, target }): Dockerode.MountSettings => ({
+      Type: 'bind',
+      Source: source,
+      Target: target,
+      ReadOnly: true,
+    })),
+  ];
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Labels: spec.labels,
+    User: spec.user,
+    WorkingDir: WORKSPACE_TARGET,
+    Entrypoint: KEEP_ALIVE,
+    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    // The test stays the image's; only how often it runs and how many failures count are berth's.
+    Healthcheck: { Interval: spec.healthcheck.intervalMs * 1_000_000, Retries: spec.healthcheck.retries },
+    HostConfig: {
+      Mounts: mounts,
+      Init: true,
+      Privileged: false,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: limits.memoryBytes,
+      // Equal to Memory: no swap, so the limit is the limit.
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      PidsLimit: limits.pids,
+      Ulimits: [
+        { Name: 'nofile', Soft: limits.nofile, Hard: limits.nofile },
+        { Name: 'nproc', Soft: limits.nproc, Hard: limits.nproc },
+      ],
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}

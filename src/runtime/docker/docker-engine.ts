@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { PassThrough, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Dockerode from 'dockerode';
+import { BerthError } from '../../domain/errors.js';
+import { ContainerNameTaken, EngineUnavailable } from '../errors.js';
+import type {
+  BuildOptions,
+  ContainerEngine,
+  ContainerSpec,
+  EngineEvent,
+  EngineInfo,
+  ExecOutcome,
+  ExecRequest,
+  ObservedContainer,
+  RawStats,
+} from '../types.js';
+import { LABELS } from '../../domain/container.js';
+import { imageMissing } from '../../domain/container-spec.js';
+import { createOptionsOf } from './create-options.js';
+import { watchDockerEvents } from './docker-events.js';
+import { readRawStats } from './docker-stats.js';
+import { observedFromInspect } from './observed.js';
+
+/**
+ * Runs the user's argv as "$@" (never through shell interpolation) after
+ * recording the shell's pid, which is also its process group: engines start
+ * every exec as a session leader. Docker has no API to kill an exec, so a
+ * cancel runs KILL_SCRIPT in a second exec, which kills that whole group.
+ */
+const EXEC_WRAPPER = 'f=$1; shift; echo $$ 2>/dev/null > "$f"; "$@"; s=$?; rm -f "$f"; exit $s';
+// Waits up to 5 s for the pid file, in case the cancel came before the wrapper started;
+// kills the wrapper alone should an engine not have made it a group leader.
+const KILL_SCRIPT =
+  'i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ' +
+  '[ -s "$1" ] || exit 0; p=$(cat "$1"); kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p"; rm -f "$1"';
+/** After the kill, how long the output may take to end before berth stops reading it. */
+const KILL_GRACE_MS = 10_000;
+const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+export interface DockerEngineOptions {
+  /**
+   * The client; without one, docker-modem's for DOCKER_HOST or the local
+   * socket. For an explicit address, connectEngine (connect.ts) builds it.
+   */
+  docker?: Dockerode;
+  /** Where the engine is (`unix:///…`, `tcp://host:port`, `ssh://user@host`), for messages; else read from the client. */
+  endpoint?: string;
+}
+
+/** berth's containers on Docker (or an engine speaking its API), through dockerode. */
+export class DockerEngine implements ContainerEngine {
+  readonly docker: Dockerode;
+  private readonly endpointOption: string | undefined;
+
+  constructor(options: DockerEngineOptions = {}) {
+    this.docker = options.docker ?? new Dockerode();
+    this.endpointOption = options.endpoint;
+  }
+
+  async info(): Promise<EngineInfo> {
+    const version = await this.call(() => this.docker.version());
+    const components = (version as { Components?: Array<{ Name?: string }> }).Components ?? [];
+    const isPodman = components.some((component) => /podman/i.test(component.Name ?? ''));
+    return {
+      endpoint: await this.endpoint(),
+      product: isPodman ? 'podman' : 'docker',
+      version: version.Version,
+      apiVersion: version.ApiVersion,
+    };
+  }
+
+  async listManaged(): Promise<ObservedContainer[]> {
+    const listed = await this.call(() =>
+      this.docker.listContainers({ all: true, filters: { label: [`${LABELS.managed}=true`] } }),
+    );
+    // The listing lacks health, limits and start time; inspect each (one that vanished meanwhile is skipped).
+    const inspected = await Promise.all(listed.map((entry) => this.inspect(entry.Id)));
+    return inspected.filter((container): container is ObservedContainer => container !== undefined);
+  }
+
+  async inspect(idOrName: string): Promise<ObservedContainer | undefined> {
+    try {
+      return observedFromInspect(await this.docker.getContainer(idOrName).inspect());
+    } catch (error) {
+      if (isGone(error)) return undefined;
+      throw await this.translate(error);
+    }
+  }
+
+  async create(spec: ContainerSpec): Promise<ObservedContainer> {
+    let id: string;
+    try {
+      id = (await this.docker.createContainer(createOptionsOf(spec))).id;
+    } catch (error) {
+      const status = statusOf(error);
+      if (isNameConflict(error)) throw new ContainerNameTaken(`a container named ${spec.name} exists already`);
+      if (status === 404) throw imageMissing(spec.image);
+      throw await this.translate(error);
+    }
+    const created = await this.inspect(id);
+    if (!created) throw new BerthError(`container ${spec.name} vanished right after it was created`);
+    return created;
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (error) {
+      // 304: running already (another berth process started it).
+      if (statusOf(error) !== 304) throw await this.translate(error);
+    }
+  }
+
+  async stop(id: string, timeoutMs: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: Math.ceil(timeoutMs / 1000) });
+    } catch (error) {
+      // 304: stopped already; 404: gone already. Either way it is not running.
+      if (statusOf(error) !== 304 && !isGone(error)) throw await this.translate(error);
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (error) {
+      if (!isGone(error)) throw await this.translate(error);
+    }
+  }
+
+  async exec(id: string, request: ExecRequest & { user: string; workdir: string }): Promise<ExecOutcome> {
+    const startedAt = Date.now();
+    const outcome = (exitCode: number | null, stop?: 'timeout' | 'cancel'): ExecOutcome => ({
+      exitCode,
+      timedOut: stop === 'timeout',
+      cancelled: stop === 'cancel',
+      durationMs: Date.now() - startedAt,
+    });
+    if (request.signal?.aborted) return outcome(null, 'cancel');
+
+    const pidFile = `/tmp/berth-exec-${randomUUID()}.pgid`;
+    const { exec, stream } = await this.call(async () => {
+      const created = await this.docker.getContainer(id).exec({
+        Cmd: ['sh', '-c', EXEC_WRAPPER, 'berth-exec', pidFile, ...request.argv],
+        Env: Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${value}`),
+        User: request.user,
+        WorkingDir: request.workdir,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+      });
+      return { exec: created, stream: await created.start({ hijack: true, stdin: false }) };
+    });
+
+    const stdout = textSink(request.onStdout);
+    const stderr = textSink(request.onStderr);
+    // Without a TTY the engine multiplexes both streams into one, in framed chunks.
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const streamEnded = endOf(stream);
+
+    let stop: 'timeout' | 'cancel' | undefined;
+    const grace = new AbortController();
+    const stopWith = (reason: 'timeout' | 'cancel') => {
+      if (stop) return;
+      stop = reason;
+      // Killed, the output ends by itself; should it not (engine trouble), stop reading it after a grace period.
+      void this.killExec(id, pidFile, request.user)
+        .then(() => sleep(KILL_GRACE_MS, undefined, { signal: grace.signal }))
+        .then(() => stream.destroy(), () => undefined);
+    };
+    const timer = setTimeout(() => stopWith('timeout'), request.timeoutMs);
+    const onAbort = () => stopWith('cancel');
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await streamEnded;
+      // Without this, a final frame could still be in the demuxer when the callers read their output.
+      await Promise.all([endWriter(stdout), endWriter(stderr)]);
+    } finally {
+      clearTimeout(timer);
+      grace.abort();
+      request.signal?.removeEventListener('abort', onAbort);
+    }
+    if (stop) return outcome(null, stop);
+    return outcome(await this.call(() => exitCodeOf(exec)));
+  }
+
+  /** Kills the process group recorded in `pidFile`; the exec's output then ends by itself. */
+  private async killExec(id: string, pidFile: string, user: string): Promise<void> {
+    try {
+      const killer = await this.docker.getContainer(id).exec({
+        Cmd: ['sh', '-c', KILL_SCRIPT, 'berth-kill', pidFile],
+        User: user,
+        AttachStdout: true,
+        AttachStderr: true,
+      });
+      const stream = await killer.start({ hijack: true, stdin: false });
+      stream.resume();
+      await endOf(stream);
+    } catch {
+      // The container is gone or stopped: so is the process.
+    }
+  }
+
+  stats(id: string): Promise<RawStats> {
+    return readRawStats(this.docker, id);
+  }
+
+  watchEvents(onEvent: (event: EngineEvent) => void, signal: AbortSignal): void {
+    watchDockerEvents(this.docker, onEvent, signal);
+  }
+
+  async logs(
+    id: string,
+    options: { follow: boolean; tail: number; signal?: AbortSignal; onChunk: (text: string) => void },
+  ): Promise<void> {
+    const container = this.docker.getContainer(id);
+    const tail = options.tail >= 0 ? options.tail : undefined;
+    const sink = textSink(options.onChunk);
+    let source: NodeJS.ReadableStream;
+    if (options.follow) {
+      source = await this.call(() => container.logs({ follow: true, stdout: true, stderr: true, tail }));
+    } else {
+      const buffer = await this.call(() => container.logs({ follow: false, stdout: true, stderr: true, tail }));
+      source = Readable.from([buffer]);
+    }
+    const readable = source as Readable;
+    const onAbort = () => readable.destroy();
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.docker.modem.demuxStream(readable, sink, sink);
+      await endOf(readable);
+      await endWriter(sink);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async imageExists(tag: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(tag).inspect();
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw await this.translate(error);
+    }
+  }
+
+  async buildImage(contextDir: string, tag: string, options: BuildOptions): Promise<void> {
+    const src = await readdir(contextDir).catch(() => {
+      throw new BerthError(`cannot read the image folder ${contextDir}`);
+    });
+    const progress = await this.call(() =>
+      this.docker.buildImage(
+        { context: contextDir, src },
+        { t: tag, rm: true, buildargs: options.buildArgs ?? {}, networkmode: options.networkMode },
+      ),
+    );
+    let failure: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        progress,
+        (error) => (error ? reject(error) : resolve()),
+        (event: BuildEvent) => {
+          // A failed step arrives as an event, not as a stream error.
+          if (event.error) failure ??= event.error;
+          const text = event.stream ?? event.status ?? event.error;
+          for (const line of (text ?? '').split('\n')) if (line.trim()) options.onProgress?.(line.trimEnd());
+        },
+      );
+    }).catch(async (error: unknown) => {
+      throw await this.translate(error);
+    });
+    if (failure) throw new BerthError(`building ${tag} failed: ${firstLine(failure)}`);
+  }
+
+  async openShell(id: string, options: { user: string; workdir: string; argv: string[] }): Promise<number> {
+    const { stdin, stdout } = process;
+    const { exec, stream } = await this.call(async () => {
+      const created = await this.docker.getContainer(id).exec({
+        Cmd: options.argv,
+        User: options.user,
+        WorkingDir: options.workdir,
+        Env: [`TERM=${process.env.TERM || 'xterm-256color'}`],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: true,
+      });
+      return { exec: created, stream: await created.start({ hijack: true, stdin: true, Tty: true }) };
+    });
+    // Node turns SIGWINCH into 'resize' on a TTY stdout.
+    const resize = async () => {
+      if (stdout.isTTY) await exec.resize({ h: stdout.rows, w: stdout.columns }).catch(() => undefined);
+    };
+    const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+    if (stdin.isTTY) stdin.setRawMode(true);
+    stdout.on('resize', resize);
+    // Sized before the first key arrives, so that nothing runs in an 80x24 default.
+    await resize();
+    stdin.pipe(stream);
+    stream.pipe(stdout, { end: false });
+    try {
+      await endOf(stream);
+    } finally {
+      stdin.unpipe(stream);
+      stream.unpipe(stdout);
+      stdout.off('resize', resize);
+      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+      stdin.pause();
+    }
+    return (await this.call(() => exitCodeOf(exec))) ?? 1;
+  }
+
+  /** Where the engine is, for messages. */
+  async endpoint(): Promise<string> {
+    if (this.endpointOption) return this.endpointOption;
+    const modem = this.docker.modem as { getSocketPath?: () => Promise<string> | undefined; host?: string; port?: number | string; protocol?: string };
+    const socketPath = await modem.getSocketPath?.();
+    if (socketPath) return `unix://${socketPath}`;
+    if (modem.host) return `${modem.protocol === 'ssh' ? 'ssh' : 'tcp'}://${modem.host}${modem.port ? `:${modem.port}` : ''}`;
+    return 'the default Docker socket';
+  }
+
+  private async call<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (error) {
+      throw await this.translate(error);
+    }
+  }
+
+  /** Any engine failure as a one-line BerthError. */
+  private async translate(error: unknown): Promise<BerthError> {
+    if (error instanceof BerthError) return error;
+    const code = (error as { code?: string } | null)?.code;
+    if (code && CONNECTION_ERRORS.has(code)) {
+      return new EngineUnavailable(`no container engine answers at ${await this.endpoint()} (${code}): is it running?`);
+    }
+    const message = engineMessageOf(error) || (error instanceof Error ? error.message : String(error));
+    return new BerthError(`container engine: ${firstLine(message)}`);
+  }
+}
+
+interface BuildEvent {
+  stream?: string;
+  status?: string;
+  error?: string;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Docker says 409; Podman's compatible API says 500 with this message. */
+function isNameConflict(error: unknown): boolean {
+  return statusOf(error) === 409 || (statusOf(error) === 500 && /name .* is already in use/.test(engineMessageOf(error)));
+}
+
+/** Docker says 404; Podman, while it removes a container, may say 500 with this message. */
+function isGone(error: unknown): boolean {
+  return statusOf(error) === 404 || (statusOf(error) === 500 && /no such container/i.test(engineMessageOf(error)));
+}
+
+function engineMessageOf(error: unknown): string {
+  return (error as { json?: { message?: string } } | null)?.json?.message ?? '';
+}
+
+function firstLine(text: string): string {
+  return text.trim().split('\n')[0]?.trim() ?? '';
+}
+
+/** A writable that hands decoded text (never a split UTF-8 character) to `onText`. */
+function textSink(onText: ((text: string) => void) | undefined): PassThrough {
+  const sink = new PassThrough();
+  sink.setEncoding('utf8');
+  sink.on('data', (text: string) => onText?.(text));
+  return sink;
+}
+
+function endWriter(sink: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    sink.once('end', resolve);
+    sink.end();
+  });
+}
+
+/** Resolves when a stream ends, closes or fails: the exec's inspect says how it went. */
+function endOf(stream: NodeJS.ReadableStream | NodeJS.ReadWriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => resolve();
+    stream.once('end', done);
+    stream.once('close', done);
+    stream.once('error', done);
+  });
+}
+
+// The attach stream can end a moment before the engine records the exit.
+async function exitCodeOf(exec: Dockerode.Exec): Promise<number | null> {
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const info = await exec.inspect();
+    if (!info.Running) return info.ExitCode;
+    await sleep(25);
+  }
+  throw new BerthError(`exec ${exec.id.slice(0, 12)} still running after its output ended`);
+}

@@ -1,0 +1,44 @@
+import type Dockerode from 'dockerode';
+import { LABELS, type ContainerHealth, type ContainerStatus, type ObservedContainer } from '../../domain/container.js';
+
+const STATUSES: readonly ContainerStatus[] = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
+const HEALTHS: readonly ContainerHealth[] = ['starting', 'healthy', 'unhealthy'];
+// What the engine writes for a time that never happened.
+const ZERO_TIME_PREFIX = '0001-01-01';
+
+/** An engine's inspect answer in berth's words. */
+export function observedFromInspect(info: Dockerode.ContainerInspectInfo): ObservedContainer {
+  const labels = info.Config.Labels ?? {};
+  const health = info.State.Health;
+  const host = info.HostConfig;
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    project: labels[LABELS.project] ?? '',
+    workspace: labels[LABELS.workspace] ?? '',
+    image: info.Config.Image,
+    status: statusOf(info.State.Status),
+    health: HEALTHS.find((known) => known === health?.Status) ?? 'none',
+    failingStreak: health?.FailingStreak ?? 0,
+    createdAt: labels[LABELS.created] ?? info.Created,
+    startedAt: timeOrNull(info.State.StartedAt),
+    finishedAt: timeOrNull(info.State.FinishedAt),
+    limits: {
+      memoryBytes: host.Memory ?? 0,
+      cpus: (host.NanoCpus ?? 0) / 1e9,
+      // The engine says 0, -1 or null for "no limit".
+      pids: Math.max(host.PidsLimit ?? 0, 0),
+    },
+  };
+}
+
+function statusOf(status: string): ContainerStatus {
+  // Podman says `stopped` and `configured` where Docker says `exited` and `created`.
+  if (status === 'stopped') return 'exited';
+  if (status === 'configured') return 'created';
+  return STATUSES.find((known) => known === status) ?? 'dead';
+}
+
+function timeOrNull(time: string | undefined): string | null {
+  return time && !time.startsWith(ZERO_TIME_PREFIX) ? time : null;
+}

@@ -1,0 +1,122 @@
+/**
+ * Runs an agent's command on the host, in the project's folder: argv only
+ * (never a shell), a scrubbed environment, output streamed as it comes, and
+ * the whole process group ended on timeout, on cancel, and when the command
+ * exits (nothing a command started outlives it).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { BerthError } from '../domain/errors.js';
+import { ProcessGroup } from './process-group.js';
+import { scrubbedEnv } from './scrubbed-env.js';
+import type { AgentRuntime, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
+
+export interface WorkspaceRuntimeOptions {
+  /** Between SIGTERM and SIGKILL to the group on timeout or cancel. */
+  killGraceMs?: number;
+  /** How long output is still read after the group ended, in case a process outside it holds the pipes. */
+  drainMs?: number;
+  /** The environment the allowlist picks from; berth's own by default. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+/** setTimeout's limit; settings stop at 24 h anyway. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+export class WorkspaceRuntime implements AgentRuntime {
+  readonly mode = 'workspace' as const;
+  private readonly killGraceMs: number;
+  private readonly drainMs: number;
+  private readonly baseEnv: NodeJS.ProcessEnv;
+
+  constructor(options: WorkspaceRuntimeOptions = {}) {
+    this.killGraceMs = options.killGraceMs ?? 2_000;
+    this.drainMs = options.drainMs ?? 500;
+    this.baseEnv = options.baseEnv ?? process.env;
+  }
+
+  /**
+   * Throws a BerthError (one line) when the command cannot start: no such
+   * folder, no such program, not executable, an empty argv. Once it has
+   * started, everything else is in the outcome.
+   */
+  async exec(project: RuntimeProject, request: ExecRequest): Promise<ExecOutcome> {
+    const [command, ...args] = request.argv;
+    if (command === undefined || command === '') throw new BerthError(`nothing to run in ${project.name}: the command is empty`);
+    if (!(request.timeoutMs > 0)) throw new BerthError(`the time limit of a command must be positive, not ${request.timeoutMs} ms`);
+    await assertFolder(project);
+    if (request.signal?.aborted) return { exitCode: null, timedOut: false, cancelled: true, durationMs: 0 };
+
+    const started = performance.now();
+    const child = await spawnLeader(command, args, project, scrubbedEnv(this.baseEnv, request.env));
+    const group = new ProcessGroup(child.pid!, this.killGraceMs);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    forward(child, request);
+
+    let stoppedBy: 'timeout' | 'cancel' | undefined;
+    const stop = (reason: 'timeout' | 'cancel'): void => {
+      stoppedBy ??= reason;
+      void group.end();
+    };
+    const timer = setTimeout(() => stop('timeout'), Math.min(request.timeoutMs, MAX_TIMEOUT_MS));
+    const onAbort = (): void => stop('cancel');
+    request.signal?.addEventListener('abort', onAbort, { once: true });
+    // An abort while the program was starting fired before the listener was there.
+    if (request.signal?.aborted) onAbort();
+    try {
+      const exitCode = await exited;
+      clearTimeout(timer);
+      // What the command left running goes with it; after a stop this waits for the same ending.
+      await group.end();
+      await this.drain(child, closed);
+      const durationMs = Math.round(performance.now() - started);
+      return { exitCode, timedOut: stoppedBy === 'timeout', cancelled: stoppedBy === 'cancel', durationMs };
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private async drain(child: ChildProcess, closed: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.drainMs)));
+    const open = await Promise.race([closed.then(() => false), late]);
+    clearTimeout(timer);
+    if (open) {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }
+  }
+}
+
+async function assertFolder(project: RuntimeProject): Promise<void> {
+  const info = await stat(project.path).catch(() => undefined);
+  if (!info?.isDirectory()) throw new BerthError(`the workspace of ${project.name} is missing: ${project.path} is not a folder`);
+}
+
+/** Resolves once the program runs; rejects with a BerthError when it cannot start. */
+function spawnLeader(command: string, args: string[], project: RuntimeProject, env: Record<string, string>): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    // detached: the child leads a new process group, the handle to end all it starts.
+    const child = spawn(command, args, { cwd: project.path, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.once('spawn', () => resolve(child));
+    // Kept after the start too: an 'error' without a listener would crash berth.
+    child.on('error', (error: NodeJS.ErrnoException) => reject(startFailure(command, project, error)));
+  });
+}
+
+function startFailure(command: string, project: RuntimeProject, error: NodeJS.ErrnoException): BerthError {
+  if (error.code === 'ENOENT') return new BerthError(`cannot run ${command} in ${project.name}: no such program (is it installed and on PATH?)`);
+  if (error.code === 'EACCES') return new BerthError(`cannot run ${command} in ${project.name}: it is not executable`);
+  return new BerthError(`cannot run ${command} in ${project.name}: ${error.message}`);
+}
+
+function forward(child: ChildProcess, request: ExecRequest): void {
+  // setEncoding keeps a character split across two reads whole.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => request.onStdout?.(chunk));
+  child.stderr!.on('data', (chunk: string) => request.onStderr?.(chunk));
+  // The streams must flow even when nobody listens, or a chatty child blocks on a full pipe.
+}

@@ -1,0 +1,214 @@
+import { BerthError } from '../domain/errors.js';
+import type { ObservedContainer } from '../domain/container.js';
+import { lifecycleStateOf } from '../domain/container.js';
+import type { Project } from '../domain/project.js';
+import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
+import { ContainerRuntime } from '../runtime/container-runtime.js';
+import { connectEngine } from '../runtime/docker/connect.js';
+import { resolveEngineEndpoint } from '../runtime/engine-endpoint.js';
+import type { ContainerEngine, ExecOutcome, ExecRequest, StatsSample } from '../runtime/types.js';
+import { localCaCertificates } from '../runtime/local-ca.js';
+import { WorkspaceRuntime } from '../runtime/workspace-runtime.js';
+import type { AuditLog } from '../store/audit-log.js';
+import type { BerthPaths } from '../store/paths.js';
+import type { SettingsStore } from '../store/settings-store.js';
+import type { ProjectService } from './project-service.js';
+import { StatsSampler, type StatsSamplerOptions } from './stats-sampler.js';
+
+export type { StatsSample };
+export type { ProjectStats, StatsSnapshot } from './stats-sampler.js';
+
+export interface RuntimeServiceDeps {
+  paths: BerthPaths;
+  projects: ProjectService;
+  settings: () => SettingsStore;
+  audit: AuditLog;
+  /** `--engine` from the command line, which wins over the setting and DOCKER_HOST. */
+  engineFlag?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One project with what the engine says of its container. */
+export interface ProjectStatus {
+  project: Project;
+  container: ObservedContainer | undefined;
+  state: Project['state'];
+}
+
+/**
+ * Runs projects' agents where they belong: the workspace runtime on the host,
+ * or the project's container. Records what happened (state, last activity,
+ * audit log) so that a later berth, or the TUI, knows it.
+ */
+export class RuntimeService {
+  private engine: ContainerEngine | undefined;
+  private containers: ContainerRuntime<Project> | undefined;
+  private readonly workspace = new WorkspaceRuntime();
+
+  constructor(private readonly deps: RuntimeServiceDeps) {}
+
+  /** Where the engine is, as the user should read it. */
+  engineEndpoint(): string {
+    return this.endpoint().address;
+  }
+
+  async up(name: string, onProgress?: (step: string) => void): Promise<ObservedContainer> {
+    const project = await this.containerProject(name);
+    const container = await this.containerRuntime().ensure(project, onProgress);
+    await this.after(project, 'up', 'ensured running', container);
+    return container;
+  }
+
+  async stop(name: string): Promise<ObservedContainer | undefined> {
+    const project = await this.containerProject(name);
+    await this.containerRuntime().stop(project);
+    return this.after(project, 'stop', 'stopped by the user');
+  }
+
+  async restart(name: string): Promise<ObservedContainer | undefined> {
+    const project = await this.containerProject(name);
+    await this.containerRuntime().restart(project);
+    return this.after(project, 'restart', 'restarted by the user');
+  }
+
+  async refresh(name: string, onProgress?: (step: string) => void): Promise<ObservedContainer | undefined> {
+    const project = await this.containerProject(name);
+    await this.containerRuntime().refresh(project, onProgress);
+    return this.after(project, 'refresh', 'recreated by the user, workspace and agent config kept');
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    const project = await this.containerProject(name);
+    await this.containerRuntime().remove(project);
+    await this.after(project, 'remove', 'container removed by the user');
+  }
+
+  /** Runs a command where the project's agent runs: its folder, or its container (started if needed). */
+  async exec(name: string, request: Omit<ExecRequest, 'timeoutMs'> & { timeoutMs?: number }): Promise<ExecOutcome> {
+    const project = await this.deps.projects.require(name);
+    const settings = this.settingsOf(project);
+    const timeoutMs = request.timeoutMs ?? settingMs(settings, 'runtime.execTimeout')!;
+    await this.deps.projects.record(name, { lastActive: new Date().toISOString() });
+    if (project.mode === 'workspace') return this.workspace.exec(project, { ...request, timeoutMs });
+    await this.containerRuntime().ensure(project);
+    return this.containerRuntime().exec(project, { ...request, timeoutMs });
+  }
+
+  async shell(name: string): Promise<number> {
+    const project = await this.containerProject(name);
+    await this.containerRuntime().ensure(project);
+    await this.deps.projects.record(name, { lastActive: new Date().toISOString() });
+    return this.containerRuntime().shell(project);
+  }
+
+  async logs(name: string, options: { follow: boolean; signal?: AbortSignal; onChunk: (text: string) => void }): Promise<void> {
+    const project = await this.containerProject(name);
+    const container = await this.containerRuntime().status(project);
+    if (!container) throw new BerthError(`project ${name} has no container yet: berth up ${name} creates it`);
+    await this.connect().logs(container.id, { ...options, tail: 200 });
+  }
+
+  /** Every project with its container as the engine reports it now. */
+  async statuses(): Promise<ProjectStatus[]> {
+    const projects = await this.deps.projects.list();
+    const needsEngine = projects.some((project) => project.mode === 'container');
+    const containers = needsEngine ? await this.connect().listManaged() : [];
+    const global = this.deps.settings().load();
+    return projects.map((project) => {
+      if (project.mode === 'workspace') return { project, container: undefined, state: project.state };
+      const container = containers.find((candidate) => candidate.project === project.name);
+      const settings = settingsForProject(global, project.settings);
+      const state = lifecycleStateOf(container, {
+        lastActive: project.lastActive,
+        idleAfterMs: settingMs(settings, 'policies.idleTimeout')!,
+        now: Date.now(),
+      });
+      return { project, container, state };
+    });
+  }
+
+  /** A sampler of the running containers' stats, on the engine this service talks to. */
+  statsSampler(options: StatsSamplerOptions = {}): StatsSampler {
+    return new StatsSampler(this.connect(), options);
+  }
+
+  /**
+   * CPU%, memory used and limit of each running container in `containers`:
+   * CPU% needs two samples, so this takes about `gapMs`.
+   */
+  async sampleUsage(containers: ObservedContainer[], gapMs = 1_000): Promise<Map<string, StatsSample>> {
+    const running = containers.filter((container) => container.status === 'running');
+    if (running.length === 0) return new Map();
+    const sampler = this.statsSampler({ listContainers: async () => running });
+    await sampler.sampleOnce();
+    await new Promise((resolve) => setTimeout(resolve, gapMs));
+    await sampler.sampleOnce();
+    return new Map([...sampler.snapshot().values()].map((stats) => [stats.containerId, stats.latest]));
+  }
+
+  async buildImage(options: { tag?: string; network?: string; onProgress: (line: string) => void }): Promise<string> {
+    const tag = options.tag ?? String(this.deps.settings().load()['container.image']);
+    await this.connect().buildImage(dockerContextDir(), tag, {
+      ...(options.network !== undefined && { networkMode: options.network }),
+      buildArgs: await extraCaBuildArgs(),
+      onProgress: options.onProgress,
+    });
+    return tag;
+  }
+
+  /** The engine, connected on first use: commands that need none never touch it. */
+  connect(): ContainerEngine {
+    return (this.engine ??= connectEngine(this.endpoint()));
+  }
+
+  private endpoint() {
+    const setting = String(this.deps.settings().load().engine);
+    return resolveEngineEndpoint({ flag: this.deps.engineFlag, setting, env: this.deps.env ?? process.env });
+  }
+
+  private containerRuntime(): ContainerRuntime<Project> {
+    return (this.containers ??= new ContainerRuntime<Project>(this.connect(), {
+      paths: this.deps.paths,
+      settingsFor: (project) => this.settingsOf(project),
+    }));
+  }
+
+  private settingsOf(project: Project): Settings {
+    return settingsForProject(this.deps.settings().load(), project.settings);
+  }
+
+  private async containerProject(name: string): Promise<Project> {
+    const project = await this.deps.projects.require(name);
+    if (project.mode !== 'container') {
+      throw new BerthError(
+        `project ${name} runs in workspace mode: it has no container (berth project set ${name} mode container gives it one)`,
+      );
+    }
+    return project;
+  }
+
+  /** Records the new state and the audit event of a lifecycle action. */
+  private async after(project: Project, action: string, reason: string, known?: ObservedContainer) {
+    const container = known ?? (await this.containerRuntime().status(project));
+    const settings = this.settingsOf(project);
+    const now = new Date();
+    const state = lifecycleStateOf(container, {
+      lastActive: now.toISOString(),
+      idleAfterMs: settingMs(settings, 'policies.idleTimeout')!,
+      now: now.getTime(),
+    });
+    await this.deps.projects.record(project.name, { state, lastActive: now.toISOString() });
+    await this.deps.audit.append({ project: project.name, action, reason, ...(container && { container: container.id.slice(0, 12) }) });
+    return container;
+  }
+}
+
+function dockerContextDir(): string {
+  return new URL('../../docker/', import.meta.url).pathname;
+}
+
+/** The build stage that fetches the agent CLI trusts what the host trusts. */
+async function extraCaBuildArgs(): Promise<Record<string, string>> {
+  const pems = await localCaCertificates();
+  return pems ? { EXTRA_CA_CERTS: pems } : {};
+}

@@ -1,0 +1,37 @@
+// Project containers on Podman, through its Docker-compatible socket: the same
+// lifecycle suite as on Docker, then what differs on Podman. scripts/setup-podman.sh
+// makes Podman answer at /run/podman/podman.sock (BERTH_PODMAN_HOST to point elsewhere).
+import { expect, it } from 'vitest';
+import { connectEngine, createDockerode } from '../../src/runtime/docker/connect.js';
+import { createDockerClient } from '../helpers/engine.js';
+import { defineLifecycleSuite } from '../helpers/lifecycle-suite.js';
+import { PODMAN_ADDRESS, copyImage, describeWithEngine } from '../helpers/podman.js';
+import { TEST_WORKSPACE_IMAGE, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
+
+await describeWithEngine(PODMAN_ADDRESS, 'container runtime on Podman', (endpoint) => {
+  const fixture = defineLifecycleSuite('podman', () => connectEngine(endpoint), {
+    image: TEST_WORKSPACE_IMAGE,
+    // Built once in Docker (from its cache when unchanged), then copied: a cold build in Podman would need the network.
+    prepare: async () => {
+      const docker = createDockerClient();
+      await ensureWorkspaceImage(docker);
+      await copyImage(docker, createDockerode(endpoint), TEST_WORKSPACE_IMAGE);
+    },
+    prepareTimeoutMs: WORKSPACE_IMAGE_BUILD_TIMEOUT_MS,
+  });
+
+  it('podman: the engine says it is Podman', async () => {
+    const info = await connectEngine(endpoint).info();
+    expect(info).toMatchObject({ endpoint: endpoint.address, product: 'podman' });
+  });
+
+  // Podman sets nofile and nproc to 1048576 unless told otherwise, which fails
+  // where its service's hard limits are lower (no CAP_SYS_RESOURCE, systemd's defaults).
+  it('podman: the container gets the nofile and nproc limits of the settings', async () => {
+    const runtime = fixture.newRuntime({ 'container.nofile': 1536, 'container.nproc': 768 });
+    const project = await fixture.newProject('ulimits');
+    const { stdout, exitCode } = await fixture.run(runtime, project, 'exec bash -c "ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu"');
+    expect(exitCode).toBe(0);
+    expect(stdout).toBe('1536\n1536\n768\n768\n');
+  });
+});
