@@ -3,6 +3,10 @@
 // --version and --help start fast; the TUI (ink, react) is imported lazily.
 import { existsSync } from 'node:fs';
 
+// Deprecation notices of dependencies (docker-modem over ssh) are for their
+// authors, and would print over the full-screen UI.
+process.noDeprecation = true;
+
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('berth: not built yet: run npm install (or npm run build) in the berth folder\n');

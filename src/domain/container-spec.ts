@@ -1,7 +1,5 @@
 import path from 'node:path';
-// Type only: ContainerSpec is the runtime interface's word for what a container is made from.
-import type { ContainerSpec } from '../runtime/types.js';
-import { containerLabels, containerName } from './container.js';
+import { containerLabels, containerName, type ContainerSpec } from './container.js';
 import { BerthError } from './errors.js';
 import { settingMs, type Settings } from './settings.js';
 import { parseSize } from './size.js';

@@ -77,3 +77,20 @@ export function lifecycleStateOf(
   if (options.now - since > options.idleAfterMs) return 'idle';
   return container.health === 'healthy' ? 'healthy' : 'running';
 }
+
+/** Everything a project's container is made from; the Docker translation lives in the engine. */
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  /** Host folder bind-mounted read-write at /workspace. */
+  workspace: string;
+  /** Host folder mounted at the agent user's ~/.claude. */
+  agentConfigDir: string;
+  /** Host files or folders mounted read-only, e.g. ~/.gitconfig, ~/.ssh, the host's claude binary. */
+  readOnlyMounts: Array<{ source: string; target: string }>;
+  user: string;
+  limits: ContainerLimits & { nofile: number; nproc: number };
+  healthcheck: { intervalMs: number; retries: number };
+  env: Record<string, string>;
+}

@@ -3,7 +3,7 @@
  * speak berth's own types only: no dockerode or execa type crosses them, so
  * that Podman, a remote engine or Kubernetes can stand behind them later.
  */
-import type { ContainerLimits, ObservedContainer } from '../domain/container.js';
+import type { ContainerLimits, ContainerSpec, ObservedContainer } from '../domain/container.js';
 
 /** One command to run where a project's agent runs. The command is an argv, never a shell string. */
 export interface ExecRequest {
@@ -46,23 +46,6 @@ export interface ChangedFile {
   from?: string;
 }
 
-/** Everything a project's container is made from; the Docker translation lives in the engine. */
-export interface ContainerSpec {
-  name: string;
-  image: string;
-  labels: Record<string, string>;
-  /** Host folder bind-mounted read-write at /workspace. */
-  workspace: string;
-  /** Host folder mounted at the agent user's ~/.claude. */
-  agentConfigDir: string;
-  /** Host files or folders mounted read-only, e.g. ~/.gitconfig, ~/.ssh, the host's claude binary. */
-  readOnlyMounts: Array<{ source: string; target: string }>;
-  user: string;
-  limits: ContainerLimits & { nofile: number; nproc: number };
-  healthcheck: { intervalMs: number; retries: number };
-  env: Record<string, string>;
-}
-
 /** One stats sample of a running container. */
 export interface StatsSample {
   containerId: string;
@@ -80,7 +63,7 @@ export type EngineEvent =
   | { kind: 'disconnected'; error: string }
   | { kind: 'reconnected' };
 
-export type { ContainerLimits, ObservedContainer };
+export type { ContainerLimits, ContainerSpec, ObservedContainer };
 
 /** Counters of one stats read; CPU% needs two of them (see domain/stats). */
 export interface RawStats {

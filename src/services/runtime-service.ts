@@ -114,9 +114,9 @@ export class RuntimeService {
     const needsEngine = projects.some((project) => project.mode === 'container');
     const containers = needsEngine ? await this.connect().listManaged() : [];
     const global = this.deps.settings().load();
-    return projects.map((project) => {
+    const statuses = projects.map((project): ProjectStatus => {
       if (project.mode === 'workspace') return { project, container: undefined, state: project.state };
-      const container = containers.find((candidate) => candidate.project === project.name);
+      const container = containers.find((candidate) => candidate.project === project.name && candidate.workspace === project.path);
       const settings = settingsForProject(global, project.settings);
       const state = lifecycleStateOf(container, {
         lastActive: project.lastActive,
@@ -125,6 +125,11 @@ export class RuntimeService {
       });
       return { project, container, state };
     });
+    // The engine is the record: what changed behind berth's back (a docker rm, a kill) reaches the registry.
+    for (const status of statuses) {
+      if (status.state !== status.project.state) await this.deps.projects.record(status.project.name, { state: status.state });
+    }
+    return statuses;
   }
 
   /** A sampler of the running containers' stats, on the engine this service talks to. */

@@ -110,6 +110,21 @@ describeWithDocker('berth container commands (real engine)', () => {
     expect(result.stdout).toBe(message);
   });
 
+  it('follows the engine when a container is killed or removed behind berth\'s back', async () => {
+    const home = await homeWithImage();
+    await runBerth(['project', 'add', 'behind', '--mode', 'container'], { home });
+    await runBerth(['up', 'behind'], { home });
+    const [row] = await ps(home);
+    await docker.getContainer(row!.containerId!).kill();
+    expect(await ps(home)).toMatchObject([{ state: 'stopped' }]);
+    const listed = JSON.parse((await runBerth(['project', 'ls', '--json'], { home })).stdout) as Array<{ state: string }>;
+    expect(listed).toMatchObject([{ state: 'stopped' }]);
+    await docker.getContainer(row!.containerId!).remove({ force: true });
+    expect(await ps(home)).toMatchObject([{ state: 'none', containerId: null }]);
+    const relisted = JSON.parse((await runBerth(['project', 'ls', '--json'], { home })).stdout) as Array<{ name: string; state: string }>;
+    expect(relisted).toEqual([expect.objectContaining({ name: 'behind', state: 'none' })]);
+  });
+
   it('stats --once --json reports the running containers', async () => {
     const home = await homeWithImage();
     await runBerth(['project', 'add', 'busy', '--mode', 'container'], { home });
