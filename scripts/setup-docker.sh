@@ -35,7 +35,7 @@ start_engine() {
   engine_answers && { log "engine answers"; return 0; }
   [ -n "${DOCKER_HOST:-}" ] && { log "DOCKER_HOST=$DOCKER_HOST does not answer"; return 1; }
   log "starting dockerd"
-  as_root sh -c 'nohup dockerd >/var/log/berth-dockerd.log 2>&1 &'
+  as_root sh -c 'cd / && nohup dockerd >/var/log/berth-dockerd.log 2>&1 &'
   for _ in $(seq 1 60); do
     engine_answers && { log "engine answers"; return 0; }
     sleep 1

@@ -58,7 +58,8 @@ start_service() {
   log "starting podman system service on $SOCKET"
   as_root mkdir -p "$(dirname "$SOCKET")"
   as_root rm -f "$SOCKET"
-  as_root sh -c "nohup podman system service --time=0 unix://$SOCKET >$LOG 2>&1 &"
+  # From /: conmon inherits the working directory, and fails when that folder (a CI clone, say) is deleted.
+  as_root sh -c "cd / && nohup podman system service --time=0 unix://$SOCKET >$LOG 2>&1 &"
   for _ in $(seq 1 30); do
     socket_answers && { log "podman answers on $SOCKET"; return 0; }
     sleep 1

@@ -119,6 +119,7 @@ export class Reconciler {
       case 'reconnected':
         // Events were lost while the stream was down: read everything again.
         this.connected = true;
+        this.publish();
         this.reconcile().catch((error: unknown) => this.onError(error));
         return;
       case 'container':

@@ -193,9 +193,10 @@ describeWithDocker('the events stream when the connection breaks', () => {
       await container.remove({ force: true });
       proxy.refuse = false;
 
+      // The registry is written just before the snapshot is published: wait for both.
       await waitFor('the registry to say none', async () => (await statesOf(registry, [project.name]))[0] === 'none');
+      await waitFor('the snapshot to follow', () => !reconciler.snapshot().containers.has(project.name));
       expect(reconciler.snapshot().connected).toBe(true);
-      expect(reconciler.snapshot().containers.has(project.name)).toBe(false);
     } finally {
       await reconciler.stop();
     }
