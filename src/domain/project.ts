@@ -1,5 +1,6 @@
 import { BerthError } from './errors.js';
 import type { LifecycleState } from './lifecycle.js';
+import type { ProjectUsage } from './chat.js';
 import type { ProjectSettings } from './settings.js';
 
 export const ISOLATION_MODES = ['workspace', 'container'] as const;
@@ -19,6 +20,10 @@ export interface Project {
   state: LifecycleState;
   /** Settings this project overrides (container limits, the agent's model, ...). */
   settings?: ProjectSettings;
+  /** The agent CLI's session id, so that the next turn (after a restart of berth too) continues the conversation. */
+  sessionId?: string | null;
+  /** Usage added up over the project's turns. */
+  usage?: ProjectUsage;
 }
 
 /**

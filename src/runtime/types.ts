@@ -3,6 +3,7 @@
  * speak berth's own types only: no dockerode or execa type crosses them, so
  * that Podman, a remote engine or Kubernetes can stand behind them later.
  */
+import type { ChangedFile } from '../domain/chat.js';
 import type { ContainerLimits, ContainerSpec, ObservedContainer } from '../domain/container.js';
 
 /** One command to run where a project's agent runs. The command is an argv, never a shell string. */
@@ -37,14 +38,6 @@ export interface RuntimeProject {
   path: string;
 }
 
-/** A change in a workspace between two points in time. */
-export interface ChangedFile {
-  /** Relative to the workspace, never escaping it. */
-  path: string;
-  kind: 'created' | 'modified' | 'deleted' | 'renamed';
-  /** For a rename, the path before. */
-  from?: string;
-}
 
 /** One stats sample of a running container. */
 export interface StatsSample {
@@ -63,7 +56,7 @@ export type EngineEvent =
   | { kind: 'disconnected'; error: string }
   | { kind: 'reconnected' };
 
-export type { ContainerLimits, ContainerSpec, ObservedContainer };
+export type { ChangedFile, ContainerLimits, ContainerSpec, ObservedContainer };
 
 /** Counters of one stats read; CPU% needs two of them (see domain/stats). */
 export interface RawStats {

@@ -1,0 +1,66 @@
+/**
+ * A chat with a project's agent, in berth's own words: whatever CLI runs the
+ * agent (Claude Code now; Codex, Gemini later), its stream becomes these events,
+ * which the TUI shows, the CLI prints and the transcript keeps, one JSON line each.
+ */
+
+/** A change in a workspace between two points in time. */
+export interface ChangedFile {
+  /** Relative to the workspace, never escaping it. */
+  path: string;
+  kind: 'created' | 'modified' | 'deleted' | 'renamed';
+  /** For a rename, the path before. */
+  from?: string;
+}
+
+export interface TurnUsage {
+  durationMs: number;
+  /** Model round trips within the turn, as the CLI counts them. */
+  turns: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+}
+
+export type TurnOutcome = 'success' | 'error' | 'cancelled' | 'timeout';
+
+export type ChatEvent =
+  /** The user's message, as sent. */
+  | { type: 'user'; text: string }
+  /** berth's own progress, e.g. "starting the container". */
+  | { type: 'status'; text: string }
+  | { type: 'session'; sessionId: string; model: string; tools: string[] }
+  | { type: 'text'; text: string }
+  | { type: 'tool_call'; id: string; name: string; input: unknown }
+  | { type: 'tool_result'; id: string; ok: boolean; content: string }
+  /** The CLI's own account of the turn. */
+  | ({ type: 'result'; ok: boolean; error?: string } & TurnUsage)
+  /** Something went wrong that the CLI did not report itself: a malformed line, a crash, a timeout. */
+  | { type: 'error'; message: string }
+  | { type: 'changed_files'; files: ChangedFile[] }
+  /** Always the last event of a turn. */
+  | { type: 'turn_end'; outcome: TurnOutcome; sessionId: string | null };
+
+/** An event as a transcript keeps it: with the time it arrived and the turn it belongs to. */
+export type TranscriptEntry = ChatEvent & { time: string; turn: number };
+
+/** Usage added up over a project's turns, kept with the project. */
+export interface ProjectUsage {
+  turns: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  agentMs: number;
+}
+
+export const NO_USAGE: ProjectUsage = { turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0, agentMs: 0 };
+
+export function addUsage(total: ProjectUsage, turn: TurnUsage): ProjectUsage {
+  return {
+    turns: total.turns + 1,
+    tokensIn: total.tokensIn + turn.tokensIn,
+    tokensOut: total.tokensOut + turn.tokensOut,
+    costUsd: total.costUsd + turn.costUsd,
+    agentMs: total.agentMs + turn.durationMs,
+  };
+}
