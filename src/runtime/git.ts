@@ -27,3 +27,23 @@ async function git(args: string[], cwd: string, options: { reject?: boolean } = 
     throw new BerthError(`git ${args[0]} failed in ${cwd}: ${detail}`);
   }
 }
+
+/**
+ * The workspace's changes as one unified diff: tracked files against HEAD
+ * (or the index in a repository with no commit yet), then each untracked,
+ * not ignored file as a new one. Reads only: the index is never touched.
+ */
+export async function workspaceDiff(dir: string, options: { color: boolean }): Promise<string> {
+  const color = options.color ? '--color=always' : '--no-color';
+  const hasHead = (await git(['rev-parse', '--verify', '--quiet', 'HEAD'], dir, { reject: false })).exitCode === 0;
+  const tracked = hasHead
+    ? [(await git(['diff', color, 'HEAD'], dir)).stdout]
+    : [(await git(['diff', color, '--cached'], dir)).stdout, (await git(['diff', color], dir)).stdout];
+  const untracked = (await git(['ls-files', '--others', '--exclude-standard', '-z'], dir)).stdout.split('\0').filter(Boolean);
+  const added: string[] = [];
+  for (const file of untracked) {
+    // --no-index exits 1 when the files differ, which they always do here.
+    added.push((await git(['diff', color, '--no-index', '--', '/dev/null', file], dir, { reject: false })).stdout);
+  }
+  return [...tracked, ...added].filter((part) => part.length > 0).join('\n');
+}
