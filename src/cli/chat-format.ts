@@ -57,7 +57,7 @@ function compact(count: number): string {
 }
 
 function firstLine(text: string): string {
-  const [first = '', ...rest] = text.split('\n');
+  const [first = '', ...rest] = text.replace(/\n+$/, '').split('\n');
   return rest.length > 0 ? `${first} …` : first;
 }
 

@@ -98,6 +98,27 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./config-commands.js')).setConfig,
   },
   {
+    words: ['chat'],
+    args: ['<name>', '[message]'],
+    options: { json: { type: 'boolean', summary: 'print the events as JSON lines' } },
+    summary: "one turn with the project's agent (without a message: one turn per line of stdin)",
+    load: async () => (await import('./chat-commands.js')).chat,
+  },
+  {
+    words: ['history'],
+    args: ['<name>'],
+    options: { json: { type: 'boolean', summary: 'print the transcript as JSON lines' } },
+    summary: "the project's conversation, from its transcripts",
+    load: async () => (await import('./chat-commands.js')).history,
+  },
+  {
+    words: ['diff'],
+    args: ['<name>'],
+    options: { json },
+    summary: "the changes in the project's workspace, as a diff",
+    load: async () => (await import('./chat-commands.js')).diff,
+  },
+  {
     words: ['up'],
     args: ['<name>'],
     options: {},

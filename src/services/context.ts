@@ -3,6 +3,7 @@ import { resolvePaths, type BerthPaths } from '../store/paths.js';
 import { ProjectRegistry } from '../store/project-registry.js';
 import { SettingsStore } from '../store/settings-store.js';
 import { ProjectService } from './project-service.js';
+import type { ChatService } from './chat-service.js';
 import type { RuntimeService } from './runtime-service.js';
 
 /** The services of one berth process, wired once and passed to whoever needs them. */
@@ -13,6 +14,8 @@ export interface BerthContext {
   settings(): SettingsStore;
   /** Runs agents' commands and manages containers; loaded only by the commands that need it. */
   runtime(global?: { engine?: string }): Promise<RuntimeService>;
+  /** Chat sessions with the projects' agents, on the same runtime. */
+  chat(global?: { engine?: string }): Promise<ChatService>;
 }
 
 export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContext {
@@ -20,16 +23,22 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContex
   const registry = new ProjectRegistry(paths.registry);
   const audit = new AuditLog(paths.audit);
   let settings: SettingsStore | undefined;
+  let runtimeService: Promise<RuntimeService> | undefined;
+  // Imported lazily: it pulls in dockerode, which project and config commands never need.
+  const runtime = (global: { engine?: string } = {}) =>
+    (runtimeService ??= import('./runtime-service.js').then(
+      ({ RuntimeService }) => new RuntimeService({ paths, projects, settings: settingsStore, audit, engineFlag: global.engine, env }),
+    ));
   const projects = new ProjectService(paths, registry, audit);
   const settingsStore = () => (settings ??= new SettingsStore(paths.settingsDir));
   return {
     paths,
     projects,
     settings: settingsStore,
-    // Imported lazily: it pulls in dockerode, which project and config commands never need.
-    runtime: async (global = {}) => {
-      const { RuntimeService } = await import('./runtime-service.js');
-      return new RuntimeService({ paths, projects, settings: settingsStore, audit, engineFlag: global.engine, env });
+    runtime,
+    chat: async (global = {}) => {
+      const [{ ChatService }, { agentAdapter }] = await Promise.all([import('./chat-service.js'), import('../agents/registry.js')]);
+      return new ChatService({ projects, runtime: await runtime(global), paths, settings: settingsStore, audit, adapter: agentAdapter('claude'), env });
     },
   };
 }

@@ -10,12 +10,15 @@ export interface BerthResult {
 }
 
 /** Runs the built `berth` as a user would, with its data under `home`. */
-export async function runBerth(args: string[], options: { home: string; cwd?: string }): Promise<BerthResult> {
+export async function runBerth(
+  args: string[],
+  options: { home: string; cwd?: string; env?: Record<string, string>; input?: string },
+): Promise<BerthResult> {
   const result = await execa('node', [BERTH_BIN, ...args], {
     reject: false,
     cwd: options.cwd ?? options.home,
-    env: { BERTH_HOME: options.home, NO_COLOR: '1' },
-    stdin: 'ignore',
+    env: { BERTH_HOME: options.home, NO_COLOR: '1', ...options.env },
+    ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
     stripFinalNewline: false,
   });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };

@@ -42,3 +42,9 @@ describe('formatChatEvent', () => {
     expect(formatChatEvent({ type: 'session', sessionId: 's', model: 'm', tools: [] })).toBeUndefined();
   });
 });
+
+describe('formatChatEvent on multi-line values', () => {
+  it('does not mark a value that only ends with a newline as cut', () => {
+    expect(formatChatEvent({ type: 'tool_call', id: 't', name: 'Write', input: { content: 'one line\n' } })).toBe('● Write(content=one line)');
+  });
+});
