@@ -23,7 +23,9 @@ export const chat: CommandHandler = async (input) => {
   const turn = async (text: string): Promise<boolean> => {
     const controller = new AbortController();
     const cancel = () => controller.abort();
-    process.once('SIGINT', cancel);
+    // `on`, not `once`: signal-exit (loaded with the registry's lock) re-raises
+    // a signal that no other listener is left to handle, killing berth mid-cancel.
+    process.on('SIGINT', cancel);
     try {
       const summary = await service.send(name, text, { signal: controller.signal, onEvent: show });
       return summary.outcome === 'success';

@@ -39,8 +39,9 @@ export const exec: CommandHandler = async (input) => {
   const [name, ...argv] = input.args as [string, ...string[]];
   const controller = new AbortController();
   const cancel = () => controller.abort();
-  process.once('SIGINT', cancel);
-  process.once('SIGTERM', cancel);
+  // `on`, not `once`: signal-exit re-raises a signal no other listener is left to handle.
+  process.on('SIGINT', cancel);
+  process.on('SIGTERM', cancel);
   try {
     const outcome = await (await runtimeOf(input)).exec(name, {
       argv,
@@ -59,12 +60,17 @@ export const exec: CommandHandler = async (input) => {
 
 export const logs: CommandHandler = async (input) => {
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  await (await runtimeOf(input)).logs(input.args[0]!, {
-    follow: input.options.follow === true,
-    signal: controller.signal,
-    onChunk: (text) => process.stdout.write(text),
-  });
+  const stop = () => controller.abort();
+  process.on('SIGINT', stop);
+  try {
+    await (await runtimeOf(input)).logs(input.args[0]!, {
+      follow: input.options.follow === true,
+      signal: controller.signal,
+      onChunk: (text) => process.stdout.write(text),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+  }
 };
 
 export const ps: CommandHandler = async (input) => {

@@ -30,10 +30,14 @@ export const stats: CommandHandler = async (input) => {
     printStatsTable(rows);
   });
   sampler.start();
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  // `on`, not `once`: signal-exit re-raises a signal no other listener is left to handle.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   await sampler.stop();
 };
 

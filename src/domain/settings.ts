@@ -45,6 +45,11 @@ export const SETTINGS = {
     'acceptEdits',
     'claude --permission-mode (bypassPermissions only in containers)',
   ),
+  'claude.apiKeyFile': spec(
+    { type: 'string', pattern: /^(\/[^\0]*)?$/, maxLength: 4096, hint: 'an absolute path to a file holding the API key, or empty' },
+    '',
+    'file holding the API key, read when ANTHROPIC_API_KEY is not set (the key stays out of settings.json)',
+  ),
   'claude.mountHostCli': spec({ type: 'boolean' }, false, "mount the host's claude binary into containers instead of the image's"),
   'container.memory': spec({ type: 'size', min: '256m', max: '1024g' }, '2g', 'memory limit of a project container'),
   'container.cpus': spec({ type: 'number', min: 0.1, max: 256 }, 2, 'CPU limit of a project container'),

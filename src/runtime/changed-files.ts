@@ -226,7 +226,8 @@ function blobIdOf(mode: string, id: string): string | null {
 
 async function git(cwd: string, args: string[], options: { reject?: boolean } = {}) {
   try {
-    return await execa('git', args, {
+    // safe.directory: in container mode the workspace belongs to the agent's uid, and git would refuse it as "dubious ownership".
+    return await execa('git', ['-c', `safe.directory=${cwd}`, ...args], {
       cwd,
       reject: options.reject ?? true,
       stdin: 'ignore',

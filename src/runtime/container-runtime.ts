@@ -16,13 +16,16 @@ import {
 } from '../domain/container-spec.js';
 import { BerthError } from '../domain/errors.js';
 import type { Settings } from '../domain/settings.js';
+import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './container-gateway.js';
 import { ContainerNameTaken } from './errors.js';
+import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
 import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
 
 const WORKDIR = '/workspace';
 const ADOPT_TRIES = 50;
 const ADOPT_PAUSE_MS = 100;
 const SHELL_ARGV = ['bash', '-l'];
+const GATEWAY_READ_TIMEOUT_MS = 30_000;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 // berth's own install: in a checkout, the claude-code devDependency lives under it.
 const BERTH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,6 +57,9 @@ export type Progress = (step: string) => void;
 export class ContainerRuntime<P extends ContainerProject = ContainerProject> implements AgentRuntime {
   readonly mode = 'container' as const;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly bridge = new LoopbackBridge();
+  /** By container id and start time: a restart may put the container on another address. */
+  private readonly gateways = new Map<string, HostGateway>();
 
   constructor(
     readonly engine: ContainerEngine,
@@ -110,6 +116,44 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   async shell(project: P): Promise<number> {
     const container = await this.ensure(project);
     return this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV });
+  }
+
+  /**
+   * `hostUrl` (the host's ANTHROPIC_BASE_URL, say) as a command in the
+   * project's container reaches it. A URL on the host's loopback goes through
+   * a relay on the container's gateway, starting the container if needed; any
+   * other comes back as it is. Close the lease once the command has ended.
+   */
+  async reachableUrl(project: P, hostUrl: string): Promise<UrlLease> {
+    if (!loopbackTargetOf(hostUrl)) return { url: hostUrl, close: () => Promise.resolve() };
+    const container = await this.ensure(project);
+    return this.bridge.lease(await this.gatewayOf(container, hostUrl), hostUrl);
+  }
+
+  /** On berth's shutdown: closes the relays reachableUrl opened. */
+  close(): Promise<void> {
+    return this.bridge.close();
+  }
+
+  /** Read from inside, through the engine's exec: the container's own view, the same on Docker and Podman. */
+  private async gatewayOf(container: ObservedContainer, hostUrl: string): Promise<HostGateway> {
+    const key = `${container.id} ${container.startedAt ?? ''}`;
+    const known = this.gateways.get(key);
+    if (known) return known;
+    let routes = '';
+    const outcome = await this.engine.exec(container.id, {
+      argv: ['cat', ROUTE_TABLE],
+      timeoutMs: GATEWAY_READ_TIMEOUT_MS,
+      onStdout: (text) => (routes += text),
+      user: AGENT_USER,
+      workdir: WORKDIR,
+    });
+    const gateway = outcome.exitCode === 0 ? hostGatewayFromRoutes(routes) : undefined;
+    if (!gateway) {
+      throw new BerthError(`container ${container.name} has no network route to this machine, so ${new URL(hostUrl).host} on this machine's loopback is out of its reach`);
+    }
+    this.gateways.set(key, gateway);
+    return gateway;
   }
 
   private async ensureUnlocked(project: P, onProgress?: Progress): Promise<ObservedContainer> {

@@ -14,6 +14,9 @@ import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { ProjectRegistry } from '../store/project-registry.js';
 
+/** The fields berth keeps up to date as it runs a project. */
+export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage'>>;
+
 export interface AddProjectOptions {
   /** An existing folder to use as the workspace; without it berth creates one. */
   path?: string;
@@ -122,9 +125,13 @@ export class ProjectService {
     return project;
   }
 
-  /** Records what berth learnt of a project: its state, its last activity. */
-  async record(name: string, change: Partial<Pick<Project, 'state' | 'lastActive'>>): Promise<Project> {
-    return this.changeProject(name, (found) => void Object.assign(found, change));
+  /**
+   * Records what berth learnt of a project: its state, last activity, the
+   * agent's session, its usage. A function sees the current project under the
+   * registry's lock, so that two berth processes cannot lose each other's usage.
+   */
+  async record(name: string, change: ProjectRecord | ((project: Project) => ProjectRecord)): Promise<Project> {
+    return this.changeProject(name, (found) => void Object.assign(found, typeof change === 'function' ? change({ ...found }) : change));
   }
 
   private changeProject(name: string, change: (project: Project) => void): Promise<Project> {

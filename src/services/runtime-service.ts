@@ -8,6 +8,7 @@ import { connectEngine } from '../runtime/docker/connect.js';
 import { resolveEngineEndpoint } from '../runtime/engine-endpoint.js';
 import type { ContainerEngine, ExecOutcome, ExecRequest, StatsSample } from '../runtime/types.js';
 import { localCaCertificates } from '../runtime/local-ca.js';
+import type { UrlLease } from '../runtime/loopback-bridge.js';
 import { WorkspaceRuntime } from '../runtime/workspace-runtime.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
@@ -130,6 +131,17 @@ export class RuntimeService {
       if (status.state !== status.project.state) await this.deps.projects.record(status.project.name, { state: status.state });
     }
     return statuses;
+  }
+
+  /** The host's `hostUrl` as the project's container reaches it (a relay for a loopback URL); close the lease after use. */
+  async reachableUrl(name: string, hostUrl: string): Promise<UrlLease> {
+    const project = await this.containerProject(name);
+    return this.containerRuntime().reachableUrl(project, hostUrl);
+  }
+
+  /** Closes the relays this service opened; for berth's shutdown. */
+  async close(): Promise<void> {
+    await this.containers?.close();
   }
 
   /** A sampler of the running containers' stats, on the engine this service talks to. */

@@ -1,0 +1,490 @@
+/**
+ * Chat sessions: one per project. A turn sends the user's message to the
+ * agent CLI where the project's agent runs (its folder, or its container,
+ * started if needed), turns the CLI's stream into events, writes each to the
+ * transcript before anyone sees it, and ends with the files the turn changed
+ * and a turn_end that always comes, whatever failed. The CLI's session id and
+ * the usage are kept with the project, so the next turn (of this berth or a
+ * restarted one) continues the conversation.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
+import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
+import { addUsage, NO_USAGE } from '../domain/chat.js';
+import { BerthError } from '../domain/errors.js';
+import type { Project } from '../domain/project.js';
+import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
+import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
+import type { UrlLease } from '../runtime/loopback-bridge.js';
+import type { ExecOutcome } from '../runtime/types.js';
+import type { AuditLog } from '../store/audit-log.js';
+import type { BerthPaths } from '../store/paths.js';
+import type { SettingsStore } from '../store/settings-store.js';
+import { TranscriptStore, type TranscriptSession, type TurnTranscript } from '../store/transcripts.js';
+import type { ProjectService } from './project-service.js';
+import type { RuntimeService } from './runtime-service.js';
+
+export interface ChatServiceDeps {
+  projects: ProjectService;
+  runtime: RuntimeService;
+  paths: BerthPaths;
+  /** Loaded on each turn, so a changed setting applies to the next one. */
+  settings: () => SettingsStore;
+  audit: AuditLog;
+  adapter: AgentAdapter;
+  /** Where the API key, the base URL and the CLI's own switches come from: berth's environment by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SendOptions {
+  /** Aborting cancels the turn: the CLI is killed and the turn ends as cancelled. */
+  signal?: AbortSignal;
+  /** Each event of the turn, once it is in the transcript. */
+  onEvent?: (entry: TranscriptEntry) => void;
+}
+
+/** How a turn went, for the caller that does not read the events. */
+export interface TurnSummary {
+  turn: number;
+  outcome: TurnOutcome;
+  /** The conversation the turn belongs to, null when the CLI never named one. */
+  sessionId: string | null;
+  changedFiles: ChangedFile[];
+  /** The CLI's own account of the turn, when it gave one. */
+  usage: TurnUsage | null;
+  /** The first thing that went wrong, one line; null when nothing did. */
+  error: string | null;
+  /** The transcript file the turn was written to. */
+  transcript: string;
+}
+
+export interface ChatActivity {
+  project: string;
+  entry: TranscriptEntry;
+}
+
+type Listener = (activity: ChatActivity) => void;
+
+interface RunningTurn {
+  controller: AbortController;
+  /** Settles once the turn has ended, however it ended. */
+  ended: Promise<unknown>;
+}
+
+/** Of the CLI's stderr, only the end is kept: it explains a crash. */
+const STDERR_TAIL_CHARS = 8_192;
+
+/**
+ * Variables of berth's environment the agent CLI reads for itself (retries,
+ * telemetry, gateways' auth); the workspace runtime passes nothing it is not
+ * given. The adapter's own variables (key, base URL) are added over these.
+ */
+const AGENT_SWITCH_PREFIXES = ['CLAUDE_CODE_', 'ANTHROPIC_'];
+const AGENT_SWITCH_NAMES = ['DISABLE_TELEMETRY', 'DISABLE_AUTOUPDATER', 'DISABLE_ERROR_REPORTING', 'DISABLE_NON_ESSENTIAL_MODEL_CALLS'];
+/** What a Claude Code running berth sets for its own children: not meant for the agent berth starts. */
+const NOT_AGENT_SWITCHES = ['CLAUDE_CODE_ENTRYPOINT', 'CLAUDE_CODE_SSE_PORT'];
+
+export class ChatService {
+  private readonly transcripts: TranscriptStore;
+  private readonly turns = new Map<string, RunningTurn>();
+  private readonly listeners = new Set<Listener>();
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.transcripts = new TranscriptStore(deps.paths.transcripts);
+  }
+
+  /** True while a turn of `projectName` runs in this berth. */
+  running(projectName: string): boolean {
+    return this.turns.has(projectName);
+  }
+
+  /** The projects with a turn running in this berth. */
+  runningProjects(): string[] {
+    return [...this.turns.keys()];
+  }
+
+  /** Cancels the running turn of a project (as aborting its signal would); false when none runs. */
+  cancel(projectName: string): boolean {
+    const running = this.turns.get(projectName);
+    running?.controller.abort();
+    return running !== undefined;
+  }
+
+  /** On berth's shutdown: cancels every running turn and waits until each has ended and been recorded. */
+  async close(): Promise<void> {
+    const running = [...this.turns.values()];
+    for (const turn of running) turn.controller.abort();
+    await Promise.all(running.map((turn) => turn.ended));
+  }
+
+  /**
+   * Every event of every project's turns, as it is written. A turn begins
+   * with a `user` event and ends with `turn_end`. A listener that throws is
+   * ignored, so one bad listener cannot break a turn. Returns the unsubscribe.
+   */
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Every transcript entry of a project, in the order the turns ran. */
+  history(projectName: string): Promise<TranscriptEntry[]> {
+    return this.transcripts.entries(projectName);
+  }
+
+  /** The same entries, per session (conversation), the oldest first. */
+  sessions(projectName: string): Promise<TranscriptSession[]> {
+    return this.transcripts.sessions(projectName);
+  }
+
+  /** Forgets the project's session: its next turn starts a new conversation. Transcripts are kept. */
+  async reset(projectName: string): Promise<void> {
+    const project = await this.deps.projects.require(projectName);
+    if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName}: cancel it before starting a new conversation`);
+    await this.deps.projects.record(projectName, { sessionId: null });
+    await this.deps.audit.append({
+      project: projectName,
+      action: 'chat-reset',
+      reason: 'new conversation',
+      ...(project.sessionId && { session: project.sessionId }),
+    });
+  }
+
+  /**
+   * Runs one turn. Throws (before any event) only when the project does not
+   * exist, the message is empty, a turn of the project runs already or its
+   * transcript folder cannot be made; every later failure is an `error` event
+   * and an `error` outcome. An onEvent that throws is rethrown once the turn
+   * has ended and been recorded.
+   */
+  async send(projectName: string, message: string, options: SendOptions = {}): Promise<TurnSummary> {
+    if (message.trim() === '') throw new BerthError('the message is empty');
+    if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName} already: wait for it or cancel it`);
+    const controller = new AbortController();
+    const abort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    if (options.signal?.aborted) controller.abort();
+    const ended = this.start(projectName, message, controller.signal, options);
+    // Taken before the first await, so two sends at once cannot both start.
+    this.turns.set(projectName, { controller, ended: ended.catch(() => undefined) });
+    try {
+      return await ended;
+    } finally {
+      options.signal?.removeEventListener('abort', abort);
+      this.turns.delete(projectName);
+    }
+  }
+
+  private async start(projectName: string, message: string, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
+    const project = await this.deps.projects.require(projectName);
+    const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
+    const turn = new Turn(project, message, transcript, signal, (entry) => this.publish(projectName, entry, options));
+    try {
+      return await this.run(turn);
+    } finally {
+      transcript.close();
+    }
+  }
+
+  private async run(turn: Turn): Promise<TurnSummary> {
+    const { project, signal } = turn;
+    turn.emit({ type: 'user', text: turn.message });
+    await this.audit(project.name, 'turn-start', `turn ${turn.number} started`, { turn: turn.number });
+
+    let settings: Settings | undefined;
+    let exec: ExecOutcome | undefined;
+    let snapshot: WorkspaceSnapshot | undefined;
+    try {
+      settings = settingsForProject(this.deps.settings().load(), project.settings);
+      if (project.mode === 'container' && !signal.aborted) await this.startContainer(turn);
+      snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
+        turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
+        return undefined;
+      });
+      exec = await this.runAgent(turn, settings);
+    } catch (error) {
+      turn.emit({ type: 'error', message: messageOf(error) });
+    }
+
+    const changedFiles = snapshot ? await this.changedFiles(turn, snapshot) : [];
+    const outcome = outcomeOf(turn, exec, signal);
+    if (outcome === 'timeout') {
+      // Said even when the CLI's stream said it too: this names the limit and the setting that moves it.
+      const limit = settings ? String(settings['chat.turnTimeout']) : 'its time limit';
+      turn.emit({ type: 'error', message: `the turn took longer than ${limit} (chat.turnTimeout) and was stopped` });
+      turn.firstError = turn.lastError;
+    } else if (outcome === 'error' && !turn.sawError) {
+      turn.emit({ type: 'error', message: crashMessage(exec, turn.stderr) });
+    }
+
+    const sessionId = turn.sessionId ?? project.sessionId ?? null;
+    await this.saveTurn(turn, sessionId, exec);
+    turn.emit({ type: 'turn_end', outcome, sessionId });
+    await this.audit(project.name, 'turn-end', `turn ${turn.number} ${outcome}`, {
+      turn: turn.number,
+      outcome,
+      ...(sessionId && { session: sessionId }),
+      ...(turn.usage && { costUsd: turn.usage.costUsd }),
+    });
+    turn.rethrowListenerError();
+    return {
+      turn: turn.number,
+      outcome,
+      sessionId,
+      changedFiles,
+      usage: turn.usage,
+      error: turn.firstError,
+      transcript: turn.transcript.file,
+    };
+  }
+
+  /** Starts a stopped (or never created) container, saying so: it can take a while. */
+  private async startContainer(turn: Turn): Promise<void> {
+    const statuses = await this.deps.runtime.statuses();
+    const container = statuses.find((status) => status.project.name === turn.project.name)?.container;
+    if (container?.status === 'running') return;
+    turn.emit({ type: 'status', text: 'starting the container…' });
+    await this.deps.runtime.up(turn.project.name, (step) => turn.emit({ type: 'status', text: step }));
+  }
+
+  private async runAgent(turn: Turn, settings: Settings): Promise<ExecOutcome> {
+    const { adapter } = this.deps;
+    const request: AgentTurnRequest = {
+      message: turn.message,
+      sessionId: turn.project.sessionId ?? null,
+      mode: turn.project.mode,
+      permissionMode: String(settings['claude.permissionMode']),
+      ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
+    };
+    const argv = adapter.commandLine(request);
+    const credentials = await this.credentials(settings);
+    const lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(turn.project, credentials.baseUrl);
+    const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
+    const parser = adapter.createParser();
+    let exec: ExecOutcome;
+    try {
+      exec = await this.deps.runtime.exec(turn.project.name, {
+        argv,
+        env,
+        timeoutMs: settingMs(settings, 'chat.turnTimeout')!,
+        signal: turn.signal,
+        onStdout: (chunk) => turn.guard(() => parser.push(chunk).forEach((event) => this.agentEvent(turn, event))),
+        onStderr: (chunk) => turn.addStderr(chunk),
+      });
+    } finally {
+      await lease?.close();
+    }
+    const ending = parser.end({ exitCode: exec.exitCode, stderr: turn.stderr, cancelled: exec.cancelled, timedOut: exec.timedOut });
+    ending.forEach((event) => this.agentEvent(turn, event));
+    turn.sessionId ??= parser.sessionId();
+    return exec;
+  }
+
+  private agentEvent(turn: Turn, event: ChatEvent): void {
+    // The CLI's own turn_end would end the turn twice: berth writes the one that ends it.
+    if (event.type === 'turn_end' || event.type === 'user') return;
+    turn.emit(event);
+    if (event.type === 'session' && event.sessionId !== turn.sessionId) {
+      turn.sessionId = event.sessionId;
+      // Kept at once: a berth killed mid-turn still continues this conversation next time.
+      turn.track(this.deps.projects.record(turn.project.name, { sessionId: event.sessionId }));
+    }
+    if (event.type === 'result') {
+      const { durationMs, turns, tokensIn, tokensOut, costUsd } = event;
+      turn.usage = { durationMs, turns, tokensIn, tokensOut, costUsd };
+      turn.resultOk = event.ok;
+    }
+  }
+
+  private async changedFiles(turn: Turn, snapshot: WorkspaceSnapshot): Promise<ChangedFile[]> {
+    try {
+      const files = await changedSince(turn.project.path, snapshot);
+      turn.emit({ type: 'changed_files', files });
+      return files;
+    } catch (error) {
+      turn.emit({ type: 'status', text: `changed files unknown: ${messageOf(error)}` });
+      return [];
+    }
+  }
+
+  /** Session, usage and last activity, kept with the project. */
+  private async saveTurn(turn: Turn, sessionId: string | null, exec: ExecOutcome | undefined): Promise<void> {
+    try {
+      await turn.settled();
+      const usage = turn.usage ?? (exec && { durationMs: exec.durationMs, turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 });
+      // Added under the registry's lock: another berth may have added a turn meanwhile.
+      await this.deps.projects.record(turn.project.name, (current) => ({
+        lastActive: new Date().toISOString(),
+        sessionId,
+        ...(usage && { usage: addUsage(current.usage ?? NO_USAGE, usage) }),
+      }));
+    } catch (error) {
+      turn.emit({ type: 'error', message: `the turn's session and usage were not saved: ${messageOf(error)}` });
+    }
+  }
+
+  /**
+   * The base URL as the agent reaches it: a container has a loopback of its
+   * own, so a URL on the host's goes through the container runtime's relay.
+   */
+  private async reachableUrl(project: Project, hostUrl: string): Promise<UrlLease> {
+    if (project.mode !== 'container') return { url: hostUrl, close: () => Promise.resolve() };
+    return this.deps.runtime.reachableUrl(project.name, hostUrl);
+  }
+
+  private async credentials(settings: Settings): Promise<AgentCredentials> {
+    const env = this.env();
+    const apiKey = nonEmpty(env.ANTHROPIC_API_KEY) ?? (await keyFromFile(settingOf(settings, 'claude.apiKeyFile')));
+    const baseUrl = nonEmpty(env.ANTHROPIC_BASE_URL);
+    return { ...(apiKey && { apiKey }), ...(baseUrl && { baseUrl }) };
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    return this.deps.env ?? process.env;
+  }
+
+  private async audit(project: string, action: string, reason: string, details: Record<string, unknown>): Promise<void> {
+    // The audit log is a record, not a gate: a turn does not fail because it could not be written.
+    await this.deps.audit.append({ project, action, reason, ...details }).catch(() => undefined);
+  }
+
+  private publish(project: string, entry: TranscriptEntry, options: SendOptions): void {
+    options.onEvent?.(entry);
+    for (const listener of this.listeners) {
+      try {
+        listener({ project, entry });
+      } catch {
+        // A subscriber's failure is its own; the turn goes on.
+      }
+    }
+  }
+}
+
+/** The state of one running turn. */
+class Turn {
+  sessionId: string | null = null;
+  usage: TurnUsage | null = null;
+  /** Whether the CLI reported the turn a success; null until it reports. */
+  resultOk: boolean | null = null;
+  firstError: string | null = null;
+  lastError: string | null = null;
+  sawError = false;
+  stderr = '';
+  private readonly pending: Array<Promise<unknown>> = [];
+  private listenerError: unknown;
+  private trackedError: unknown;
+  private transcriptFailed = false;
+
+  constructor(
+    readonly project: Project,
+    readonly message: string,
+    readonly transcript: TurnTranscript,
+    readonly signal: AbortSignal,
+    private readonly deliver: (entry: TranscriptEntry) => void,
+  ) {}
+
+  get number(): number {
+    return this.transcript.turn;
+  }
+
+  /** Writes the event to the transcript, then hands it to the listeners. */
+  emit(event: ChatEvent): void {
+    if (event.type === 'error' || (event.type === 'result' && !event.ok)) {
+      this.sawError = true;
+      this.lastError = event.type === 'error' ? event.message : (event.error ?? 'the agent reported a failure');
+      this.firstError ??= this.lastError;
+    }
+    let entry: TranscriptEntry;
+    try {
+      entry = this.transcript.append(event);
+    } catch (error) {
+      entry = { ...event, time: new Date().toISOString(), turn: this.number } as TranscriptEntry;
+      if (!this.transcriptFailed) {
+        this.transcriptFailed = true;
+        this.emit({ type: 'status', text: `the transcript could not be written (${messageOf(error)}): this turn is not kept` });
+      }
+    }
+    try {
+      this.deliver(entry);
+    } catch (error) {
+      this.listenerError ??= error;
+    }
+  }
+
+  /** Runs code called from a stream callback, where a throw would crash berth. */
+  guard(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.emit({ type: 'error', message: `berth could not read the agent's output: ${messageOf(error)}` });
+    }
+  }
+
+  addStderr(chunk: string): void {
+    this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL_CHARS);
+  }
+
+  /** Work the turn waits for before it ends; a failure is kept for then (unhandled meanwhile, it would end berth). */
+  track(work: Promise<unknown>): void {
+    this.pending.push(work.then(() => undefined, (error: unknown) => void (this.trackedError ??= error)));
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+    if (this.trackedError !== undefined) throw this.trackedError;
+  }
+
+  /** The caller's onEvent threw: the turn was finished and recorded first, then the caller hears of it. */
+  rethrowListenerError(): void {
+    if (this.listenerError !== undefined) throw this.listenerError;
+  }
+}
+
+function outcomeOf(turn: Turn, exec: ExecOutcome | undefined, signal: AbortSignal): TurnOutcome {
+  if (exec?.cancelled || (signal.aborted && exec === undefined)) return 'cancelled';
+  if (exec?.timedOut) return 'timeout';
+  if (exec === undefined) return 'error';
+  // The CLI's word and its exit code decide; a line berth could not read does not fail a turn the CLI finished.
+  return exec.exitCode === 0 && turn.resultOk === true ? 'success' : 'error';
+}
+
+function crashMessage(exec: ExecOutcome | undefined, stderr: string): string {
+  const lastLine = stderr.trim().split('\n').at(-1)?.trim() ?? '';
+  const how = exec?.exitCode === null || exec === undefined ? 'was killed' : `exited with code ${exec.exitCode}`;
+  return `the agent ${how} without finishing the turn${lastLine ? `: ${lastLine}` : ''}`;
+}
+
+function agentSwitches(env: NodeJS.ProcessEnv): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || NOT_AGENT_SWITCHES.includes(name)) continue;
+    if (AGENT_SWITCH_NAMES.includes(name) || AGENT_SWITCH_PREFIXES.some((prefix) => name.startsWith(prefix))) picked[name] = value;
+  }
+  return picked;
+}
+
+/**
+ * A setting that may not be in the schema yet (claude.apiKeyFile is proposed):
+ * undefined until it is.
+ */
+function settingOf(settings: Settings, key: string): SettingValue | undefined {
+  return (settings as Partial<Record<string, SettingValue>>)[key];
+}
+
+async function keyFromFile(file: SettingValue | undefined): Promise<string | undefined> {
+  if (typeof file !== 'string' || file === '') return undefined;
+  try {
+    return nonEmpty((await readFile(file, 'utf8')).trim());
+  } catch (error) {
+    throw new BerthError(`cannot read the API key from ${file} (claude.apiKeyFile): ${(error as Error).message}`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
