@@ -64,3 +64,25 @@ export function addUsage(total: ProjectUsage, turn: TurnUsage): ProjectUsage {
     agentMs: total.agentMs + turn.durationMs,
   };
 }
+
+/**
+ * `Read, Bash(git add, commit)` → [`Read`, `Bash(git add, commit)`]: a comma
+ * inside a rule's parentheses belongs to the rule.
+ */
+export function splitToolRules(text: string): string[] {
+  const rules: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const char of text) {
+    if (char === '(') depth += 1;
+    if (char === ')') depth = Math.max(0, depth - 1);
+    if (char === ',' && depth === 0) {
+      rules.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  rules.push(current);
+  return rules.map((rule) => rule.trim()).filter((rule) => rule.length > 0);
+}

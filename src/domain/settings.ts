@@ -50,6 +50,16 @@ export const SETTINGS = {
     '',
     'file holding the API key, read when ANTHROPIC_API_KEY is not set (the key stays out of settings.json)',
   ),
+  'claude.allowedTools': spec(
+    { type: 'string', pattern: /^[^\0\n]*$/, maxLength: 2000, hint: 'tool rules separated by commas, e.g. Read,Bash(git *)' },
+    '',
+    'claude --allowedTools: tools the agent may use unasked (comma-separated rules)',
+  ),
+  'claude.disallowedTools': spec(
+    { type: 'string', pattern: /^[^\0\n]*$/, maxLength: 2000, hint: 'tool rules separated by commas, e.g. WebFetch' },
+    '',
+    'claude --disallowedTools: tools the agent may not use (comma-separated rules)',
+  ),
   'claude.mountHostCli': spec({ type: 'boolean' }, false, "mount the host's claude binary into containers instead of the image's"),
   'container.memory': spec({ type: 'size', min: '256m', max: '1024g' }, '2g', 'memory limit of a project container'),
   'container.cpus': spec({ type: 'number', min: 0.1, max: 256 }, 2, 'CPU limit of a project container'),

@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
-import { addUsage, NO_USAGE } from '../domain/chat.js';
+import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError } from '../domain/errors.js';
 import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
@@ -255,6 +255,8 @@ export class ChatService {
       mode: turn.project.mode,
       permissionMode: String(settings['claude.permissionMode']),
       ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
+      ...toolRules('allowedTools', settings['claude.allowedTools']),
+      ...toolRules('disallowedTools', settings['claude.disallowedTools']),
     };
     const argv = adapter.commandLine(request);
     const credentials = await this.credentials(settings);
@@ -487,4 +489,10 @@ function nonEmpty(value: string | undefined): string | undefined {
 function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0] ?? text;
+}
+
+/** A rules setting as the adapter's request field; nothing when the setting is empty. */
+function toolRules(field: 'allowedTools' | 'disallowedTools', value: SettingValue): Partial<AgentTurnRequest> {
+  const rules = splitToolRules(String(value));
+  return rules.length > 0 ? { [field]: rules } : {};
 }

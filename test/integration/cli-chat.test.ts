@@ -92,6 +92,20 @@ describe('berth chat, history and diff (the real claude CLI, workspace mode)', (
     expect(users.map((entry) => entry.text)).toEqual(['remember the word heron', 'which word?']);
   });
 
+  it('passes the project\'s claude.allowedTools to the CLI', async () => {
+    const piped = () => existsSync(path.join(workspace(), 'piped.txt'));
+    const pipe = () => message(toolUse('Bash', { command: 'printf hi | tee piped.txt', description: 'pipe' }));
+    fake.reply(pipe(), message(text('Denied.')));
+    expect((await runBerth(['chat', 'web', 'pipe it'], { home, env })).stdout).toContain('  ⎿ error:');
+    expect(piped()).toBe(false);
+
+    expect((await runBerth(['project', 'set', 'web', 'claude.allowedTools', 'Read, Bash'], { home })).exitCode).toBe(0);
+    fake.reply(pipe(), message(text('Piped.')));
+    const allowed = await runBerth(['chat', 'web', 'pipe it again'], { home, env });
+    expect(allowed.stdout).toContain('  ⎿ ok');
+    expect(piped()).toBe(true);
+  });
+
   it('runs one turn per line of stdin without a message', async () => {
     fake.reply(message(text('One.')), message(text('Two.')));
     const result = await runBerth(['chat', 'web'], { home, env, input: 'first line\n\nsecond line\n' });

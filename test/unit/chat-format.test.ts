@@ -48,3 +48,11 @@ describe('formatChatEvent on multi-line values', () => {
     expect(formatChatEvent({ type: 'tool_call', id: 't', name: 'Write', input: { content: 'one line\n' } })).toBe('● Write(content=one line)');
   });
 });
+
+describe('splitToolRules', () => {
+  it('splits on commas outside parentheses and drops empty rules', async () => {
+    const { splitToolRules } = await import('../../src/domain/chat.js');
+    expect(splitToolRules('Read, Bash(git add, commit),,WebFetch ')).toEqual(['Read', 'Bash(git add, commit)', 'WebFetch']);
+    expect(splitToolRules('')).toEqual([]);
+  });
+});
