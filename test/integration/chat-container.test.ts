@@ -115,6 +115,16 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(result.stdout).toMatch(/✗ /);
   });
 
+  it('fails the turn clearly, without hanging, when the image has no agent CLI', async () => {
+    expect((await runBerth(['project', 'set', 'boxed', 'container.image', 'debian:bookworm-slim'], { home })).exitCode).toBe(0);
+    const result = await runBerth(['chat', 'boxed', '--json', 'hello'], { home, env });
+    expect(result.exitCode).toBe(1);
+    const events = parseLines(result.stdout);
+    expect(events.some((event) => event.type === 'error')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'error' });
+    expect(fake.mainRequests()).toHaveLength(0);
+  });
+
   it('cancels a slow turn on Ctrl-C, killing the CLI inside the container', async () => {
     fake.reply(slow(message(text('one '), text('two '), text('three '), text('four')), 3_000));
     const running = execa('node', [BERTH_BIN, 'chat', 'boxed', 'take your time'], {
