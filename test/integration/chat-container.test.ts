@@ -5,7 +5,7 @@ import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
-import { message, serverError, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
+import { message, rateLimitError, serverError, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
@@ -108,11 +108,15 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(existsSync('/tmp/pwned')).toBe(false);
   });
 
-  it('turns a 500 from the API into a failed turn, exit code 1', async () => {
+  it('turns a 500 and a 429 from the API into failed turns, exit code 1', async () => {
     fake.reply(serverError());
-    const result = await runBerth(['chat', 'boxed', 'hello'], { home, env });
-    expect(result.exitCode).toBe(1);
-    expect(result.stdout).toMatch(/✗ /);
+    const failed = await runBerth(['chat', 'boxed', 'hello'], { home, env });
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toMatch(/✗ .*500/);
+    fake.reply(rateLimitError(1));
+    const limited = await runBerth(['chat', 'boxed', 'hello again'], { home, env });
+    expect(limited.exitCode).toBe(1);
+    expect(limited.stdout).toMatch(/✗ .*429/);
   });
 
   it('fails the turn clearly, without hanging, when the image has no agent CLI', async () => {
