@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -127,6 +127,40 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(events.some((event) => event.type === 'error')).toBe(true);
     expect(events.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'error' });
     expect(fake.mainRequests()).toHaveLength(0);
+  });
+
+  it('fails the turn clearly when the agent CLI crashes inside the container', async () => {
+    // The host's claude, mounted read-only into the container, is here a program that fails at once.
+    const bin = await tempDir('berth-crashing-cli-');
+    await symlink('/bin/false', path.join(bin, 'claude'));
+    for (const [key, value] of [
+      ['claude.mountHostCli', 'true'],
+      ['container.image', image],
+    ]) {
+      expect((await runBerth(['project', 'set', 'boxed', key!, value!], { home })).exitCode).toBe(0);
+    }
+    const result = await runBerth(['chat', 'boxed', '--json', 'hello'], { home, env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
+    expect(result.exitCode).toBe(1);
+    const events = parseLines(result.stdout);
+    expect(events.find((event) => event.type === 'error')?.message).toMatch(/exit|code 1/i);
+    expect(events.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'error' });
+  });
+
+  it('keeps the transcript written so far when berth is killed mid-turn', async () => {
+    fake.reply(slow(message(text('first part. '), text('second part. '), text('third part.')), 2_000));
+    const running = execa('node', [BERTH_BIN, 'chat', 'boxed', 'slow answer please'], {
+      env: { BERTH_HOME: home, NO_COLOR: '1', ...env },
+      reject: false,
+      stdin: 'ignore',
+    });
+    await fake.waitForRequest((request) => request.isMain, 60_000);
+    running.kill('SIGKILL');
+    await running;
+    const history = await runBerth(['history', 'boxed', '--json'], { home, env });
+    expect(history.exitCode).toBe(0);
+    const entries = parseLines(history.stdout);
+    expect(entries[0]).toMatchObject({ type: 'user', text: 'slow answer please' });
+    expect(entries.some((entry) => entry.type === 'status')).toBe(true);
   });
 
   it('cancels a slow turn on Ctrl-C, killing the CLI inside the container', async () => {
