@@ -3,6 +3,7 @@ import type { LifecycleState } from '../domain/lifecycle.js';
 import type { Project } from '../domain/project.js';
 import type { ContainerEngine, EngineEvent } from '../runtime/types.js';
 import type { ProjectRegistry } from '../store/project-registry.js';
+import { forEachLimited } from './for-each-limited.js';
 
 export interface ReconcilerSnapshot {
   /** Registry project → its container, as the engine last described it. */
@@ -258,16 +259,4 @@ function preferred(a: ObservedContainer, b: ObservedContainer): boolean {
   const aRunning = a.status === 'running';
   if (aRunning !== (b.status === 'running')) return aRunning;
   return Date.parse(a.createdAt) > Date.parse(b.createdAt);
-}
-
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next]!;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

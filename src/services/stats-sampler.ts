@@ -1,6 +1,7 @@
 import type { ObservedContainer } from '../domain/container.js';
 import { STATS_HISTORY_MS, SampleHistory, cpuPercent } from '../domain/stats.js';
 import type { ContainerEngine, RawStats, StatsSample } from '../runtime/types.js';
+import { forEachLimited } from './for-each-limited.js';
 
 /** What the sampler shows of one project's container. */
 export interface ProjectStats {
@@ -177,17 +178,4 @@ export class StatsSampler {
     this.current = snapshot;
     for (const listener of this.listeners) listener(snapshot);
   }
-}
-
-/** Runs `work` on every item, at most `limit` at once. */
-async function forEachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next]!;
-      next += 1;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
