@@ -101,7 +101,8 @@ export const ps: CommandHandler = async (input) => {
   );
 };
 
-interface PsRow {
+/** One row of `berth ps --json`: a format other tools read. */
+export interface PsRow {
   project: string;
   mode: string;
   containerId: string | null;

@@ -3,22 +3,11 @@ import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { PsRow } from '../../src/cli/container-commands.js';
 import { runBerth } from '../helpers/berth-cli.js';
 import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
-
-interface PsRow {
-  project: string;
-  mode: string;
-  containerId: string | null;
-  state: string;
-  health: string | null;
-  cpuPercent: number | null;
-  memoryUsed: number | null;
-  memoryLimit: number | null;
-  startedAt: string | null;
-}
 
 describeWithDocker('berth container commands (real engine)', () => {
   const tempDir = useTempDirs();
