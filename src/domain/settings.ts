@@ -1,4 +1,5 @@
 import { BerthError } from './errors.js';
+import { COMMANDS, COMMAND_NAMES, parseKeyList, type Command } from './keys.js';
 import { parseDuration } from './duration.js';
 import { quote } from './project.js';
 import { SIZE_PATTERN, parseSize } from './size.js';
@@ -15,7 +16,8 @@ type Kind =
   | { type: 'number'; min: number; max: number }
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
-  | { type: 'string'; pattern: RegExp; maxLength: number; hint: string };
+  | { type: 'string'; pattern: RegExp; maxLength: number; hint: string }
+  | { type: 'keys' };
 
 export type SettingValue = string | number | boolean;
 
@@ -90,7 +92,20 @@ export const SETTINGS = {
   ),
   'policies.warmPool': spec({ type: 'integer', min: 0, max: 50 }, 0, 'ready containers kept waiting for new projects'),
   'policies.maxCommit': spec({ type: 'integer', min: 10, max: 1000 }, 100, 'percent of host memory that container limits may add up to'),
+  ...keySettings(),
 } as const satisfies Record<string, SettingSpec>;
+
+/** `keys.openChat` = "enter,c": one setting per control-center command, so that each can be remapped. */
+function keySettings(): Record<`keys.${Command}`, SettingSpec> {
+  return Object.fromEntries(
+    COMMAND_NAMES.map((name) => [`keys.${name}`, spec({ type: 'keys' }, COMMANDS[name].keys.join(','), `keys for: ${COMMANDS[name].description}`)]),
+  ) as Record<`keys.${Command}`, SettingSpec>;
+}
+
+/** The key remappings among the settings, as buildKeymap takes them. */
+export function keyOverrides(settings: Settings): Partial<Record<Command, string>> {
+  return Object.fromEntries(COMMAND_NAMES.map((name) => [name, String(settings[`keys.${name}`])]));
+}
 
 export type SettingKey = keyof typeof SETTINGS;
 export type Settings = Record<SettingKey, SettingValue>;
@@ -182,6 +197,14 @@ function describeProblem(kind: Kind, value: unknown): string | undefined {
     case 'string':
       if (typeof value !== 'string' || value.length > kind.maxLength || !kind.pattern.test(value)) return `expected ${kind.hint}`;
       return undefined;
+    case 'keys':
+      if (typeof value !== 'string' || value.length > 200) return 'expected keys separated by commas, such as enter,c or ctrl+o';
+      try {
+        parseKeyList(value);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
   }
 }
 

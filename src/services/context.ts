@@ -10,6 +10,8 @@ import type { RuntimeService } from './runtime-service.js';
 export interface BerthContext {
   paths: BerthPaths;
   projects: ProjectService;
+  /** The registry itself, for the reconciler, which writes only projects' states. */
+  registry: ProjectRegistry;
   /** Loaded on first use: most commands never read settings. */
   settings(): SettingsStore;
   /** Runs agents' commands and manages containers; loaded only by the commands that need it. */
@@ -34,6 +36,7 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContex
   return {
     paths,
     projects,
+    registry,
     settings: settingsStore,
     runtime,
     chat: async (global = {}) => {

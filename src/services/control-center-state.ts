@@ -1,0 +1,85 @@
+/**
+ * What the control center shows, as one immutable snapshot that the
+ * ControlCenterService publishes (a new object whenever something changed,
+ * at most a few times a second). The Ink layer only reads these.
+ */
+import type { TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
+import type { ObservedContainer } from '../domain/container.js';
+import type { LifecycleState } from '../domain/lifecycle.js';
+import type { Project } from '../domain/project.js';
+import type { ProjectStats } from './stats-sampler.js';
+
+/** The host berth runs on, sampled with systeminformation. */
+export interface HostStats {
+  /** All cores together, 0–100. */
+  cpuPercent: number;
+  memoryUsed: number;
+  memoryTotal: number;
+  /** The filesystem that holds berth's workspaces. */
+  diskUsed: number;
+  diskTotal: number;
+  time: number;
+}
+
+export type EngineState =
+  /** No project runs in a container: berth does not talk to an engine. */
+  | { state: 'unused' }
+  | { state: 'connecting' }
+  | { state: 'connected' }
+  /** Down or missing; berth retries by itself and recovers when it answers. */
+  | { state: 'unreachable'; error: string };
+
+export interface EngineView {
+  /** As the user should read it: unix:///var/run/docker.sock, ssh://dev@box… */
+  address: string;
+  status: EngineState;
+}
+
+/** A turn as the dashboard shows it: running, or the last one that ended. */
+export interface TurnView {
+  running: boolean;
+  /** Esc was pressed: the CLI is being stopped. */
+  cancelling: boolean;
+  startedAt: number;
+  /** Set once the turn has ended. */
+  outcome?: TurnOutcome;
+  usage?: TurnUsage;
+  /** The first error of the turn, one line. */
+  error?: string;
+}
+
+export interface ProjectView {
+  project: Project;
+  /** The state as the engine last showed it (workspace projects: `ready`). */
+  state: LifecycleState;
+  container?: ObservedContainer;
+  /** Only while the container runs. */
+  stats?: ProjectStats;
+  /** The running turn, or the last one this berth saw end. */
+  turn?: TurnView;
+  /** Long work on the project now: "creating the container…", "stopping…". */
+  progress?: string;
+}
+
+export interface StatusMessage {
+  text: string;
+  level: 'info' | 'progress' | 'error';
+  time: number;
+}
+
+/** The conversation of a project whose chat has been opened: its transcript, then the live entries. */
+export interface ConversationView {
+  project: string;
+  loaded: boolean;
+  entries: readonly TranscriptEntry[];
+}
+
+export interface ControlCenterSnapshot {
+  engine: EngineView;
+  host?: HostStats;
+  /** In the registry's order. */
+  projects: readonly ProjectView[];
+  /** The latest message for the status line. */
+  status?: StatusMessage;
+  conversations: ReadonlyMap<string, ConversationView>;
+}

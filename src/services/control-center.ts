@@ -1,0 +1,446 @@
+/**
+ * The control center's state, outside React: projects, what the engine says
+ * of their containers, live stats of the containers and the host, running
+ * turns and opened conversations. Fast sources (stats, streamed events) are
+ * gathered here and published as one snapshot at most every PUBLISH_DELAY_MS,
+ * so the screen redraws a few times a second at most and not at all when
+ * nothing changed. Actions never throw: what fails goes to the status line.
+ */
+import { spawn } from 'node:child_process';
+import type { TranscriptEntry } from '../domain/chat.js';
+import { lifecycleStateOf } from '../domain/container.js';
+import type { IsolationMode, Project } from '../domain/project.js';
+import { settingMs } from '../domain/settings.js';
+import type { ChatService } from './chat-service.js';
+import type { BerthContext } from './context.js';
+import type {
+  ControlCenterSnapshot,
+  ConversationView,
+  EngineState,
+  HostStats,
+  ProjectView,
+  StatusMessage,
+  TurnView,
+} from './control-center-state.js';
+import { HostStatsSampler } from './host-stats.js';
+import { Reconciler, type ReconcilerSnapshot } from './reconciler.js';
+import type { RuntimeService } from './runtime-service.js';
+import type { StatsSampler, StatsSnapshot } from './stats-sampler.js';
+import { lastTurnOf, turnAfter } from './turn-view.js';
+
+export type { ControlCenterSnapshot } from './control-center-state.js';
+
+/** Streamed chat events wait this long to be drawn together. */
+const PUBLISH_DELAY_MS = 50;
+/** Another berth (or `berth project add`) may change the registry: read again this often. */
+const REGISTRY_POLL_MS = 3_000;
+/** While the engine does not answer, try again this often. */
+const ENGINE_RETRY_MS = 5_000;
+
+export interface ControlCenterOptions {
+  context: BerthContext;
+  engineFlag?: string;
+  /** Timers' periods; tests make them short. */
+  statsIntervalMs?: number;
+  hostIntervalMs?: number;
+}
+
+type Listener = (snapshot: ControlCenterSnapshot) => void;
+
+export class ControlCenterService {
+  private readonly context: BerthContext;
+  private readonly engineFlag: string | undefined;
+  private readonly listeners = new Set<Listener>();
+  private projects: Project[] = [];
+  private registryText = '';
+  private runtime: RuntimeService | undefined;
+  private chat: ChatService | undefined;
+  private reconciler: Reconciler | undefined;
+  private reconciled: ReconcilerSnapshot | undefined;
+  private engineState: EngineState = { state: 'unused' };
+  private stats: StatsSampler | undefined;
+  private statsSnapshot: StatsSnapshot = new Map();
+  private host: HostStatsSampler;
+  private hostStats: HostStats | undefined;
+  private readonly turns = new Map<string, TurnView>();
+  private readonly progress = new Map<string, string>();
+  private readonly conversations = new Map<string, ConversationView>();
+  /** Events that came while a conversation's transcript was being read. */
+  private readonly pendingEntries = new Map<string, TranscriptEntry[]>();
+  private status: StatusMessage | undefined;
+  private current: ControlCenterSnapshot;
+  private publishTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private engineRetry: NodeJS.Timeout | undefined;
+  private unsubscribers: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly options: ControlCenterOptions) {
+    this.context = options.context;
+    this.engineFlag = options.engineFlag;
+    this.host = new HostStatsSampler({
+      intervalMs: options.hostIntervalMs ?? 2_000,
+      diskPath: this.context.paths.workspaces,
+      onError: () => undefined,
+    });
+    this.current = this.build();
+  }
+
+  /** Reads the registry, then starts the samplers and, when a project needs it, the engine. */
+  async start(): Promise<void> {
+    await this.reloadProjects();
+    this.runtime = await this.context.runtime({ engine: this.engineFlag });
+    this.chat = await this.context.chat({ engine: this.engineFlag });
+    this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
+    this.unsubscribers.push(this.host.subscribe((stats) => {
+      this.hostStats = stats;
+      this.schedulePublish();
+    }));
+    this.host.start();
+    this.pollTimer = setInterval(() => void this.reloadProjects().catch(() => undefined), REGISTRY_POLL_MS);
+    this.pollTimer.unref();
+    if (this.projects.some((project) => project.mode === 'container')) this.startEngine();
+    this.publishNow();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.publishTimer);
+    clearInterval(this.pollTimer);
+    clearTimeout(this.engineRetry);
+    for (const unsubscribe of this.unsubscribers) unsubscribe();
+    await this.chat?.close();
+    await Promise.all([this.host.stop(), this.stats?.stop(), this.reconciler?.stop()]);
+    await this.runtime?.close();
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  snapshot(): ControlCenterSnapshot {
+    return this.current;
+  }
+
+  /** The keymap remappings and other settings the screen reads once. */
+  settings() {
+    return this.context.settings().load();
+  }
+
+  anyTurnRunning(): boolean {
+    return (this.chat?.runningProjects().length ?? 0) > 0;
+  }
+
+  notify(text: string, level: StatusMessage['level'] = 'info'): void {
+    this.status = { text, level, time: Date.now() };
+    this.schedulePublish();
+  }
+
+  // ---- container actions ----
+
+  startOrStop(name: string): Promise<void> {
+    const view = this.viewOf(name);
+    if (!view) return Promise.resolve();
+    if (view.project.mode === 'workspace') {
+      this.notify(`${name} runs on the host: there is no container to start or stop (m switches the mode)`);
+      return Promise.resolve();
+    }
+    const running = view.container?.status === 'running';
+    return running
+      ? this.containerAction(name, 'stopping…', `${name} stopped`, (runtime) => runtime.stop(name))
+      : this.containerAction(name, 'starting…', `${name} is running`, (runtime, onStep) => runtime.up(name, onStep));
+  }
+
+  restart(name: string): Promise<void> {
+    return this.containerAction(name, 'restarting…', `${name} restarted`, (runtime) => runtime.restart(name));
+  }
+
+  refresh(name: string): Promise<void> {
+    return this.containerAction(name, 'recreating…', `${name} recreated, workspace kept`, (runtime, onStep) => runtime.refresh(name, onStep));
+  }
+
+  removeContainer(name: string): Promise<void> {
+    return this.containerAction(name, 'removing…', `${name}'s container removed`, (runtime) => runtime.removeContainer(name));
+  }
+
+  async toggleMode(name: string): Promise<void> {
+    const view = this.viewOf(name);
+    if (!view) return;
+    if (this.chat?.running(name)) {
+      this.notify(`a turn is running in ${name}: wait for it or cancel it before switching modes`, 'error');
+      return;
+    }
+    const mode: IsolationMode = view.project.mode === 'workspace' ? 'container' : 'workspace';
+    await this.attempt(async () => {
+      await this.context.projects.setMode(name, mode);
+      await this.reloadProjects();
+      if (mode === 'container') this.startEngine();
+      this.notify(`${name} now runs in ${mode} mode`);
+    });
+  }
+
+  /** Adds a project; resolves with the one-line reason when it was refused, for the form to show. */
+  async addProject(values: { name: string; path: string; mode: IsolationMode }): Promise<string | undefined> {
+    try {
+      const { project } = await this.context.projects.add(values.name, { mode: values.mode, ...(values.path.trim() !== '' && { path: values.path.trim() }) });
+      await this.reloadProjects();
+      if (project.mode === 'container') this.startEngine();
+      this.notify(`project ${project.name} added at ${project.path}`);
+      return undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  }
+
+  // ---- chat ----
+
+  /** Loads a project's transcript for the chat screen; live entries are added as they come. */
+  openConversation(name: string): void {
+    if (this.conversations.has(name) || !this.chat) return;
+    this.conversations.set(name, { project: name, loaded: false, entries: [] });
+    this.pendingEntries.set(name, []);
+    this.schedulePublish();
+    this.chat.history(name).then(
+      (entries) => this.finishLoading(name, entries),
+      (error: unknown) => {
+        this.finishLoading(name, []);
+        this.notify(`the conversation of ${name} could not be read: ${messageOf(error)}`, 'error');
+      },
+    );
+  }
+
+  send(name: string, message: string): void {
+    const chat = this.chat;
+    if (!chat || message.trim() === '') return;
+    if (chat.running(name)) {
+      this.notify(`a turn is running in ${name}: wait for it, or Esc cancels it`, 'error');
+      return;
+    }
+    this.turns.set(name, { running: true, cancelling: false, startedAt: Date.now() });
+    this.schedulePublish();
+    chat.send(name, message).catch((error: unknown) => {
+      this.turns.delete(name);
+      this.notify(messageOf(error), 'error');
+    });
+  }
+
+  cancel(name: string): boolean {
+    if (!this.chat?.cancel(name)) return false;
+    const turn = this.turns.get(name);
+    if (turn) this.turns.set(name, { ...turn, cancelling: true });
+    this.schedulePublish();
+    return true;
+  }
+
+  /** Cancels every running turn and waits until each is recorded: for quitting. */
+  async cancelAllTurns(): Promise<void> {
+    await this.chat?.close();
+  }
+
+  // ---- terminal work ----
+
+  /** Follows a container's logs until `signal` aborts. Rejects with a one-line reason. */
+  async followLogs(name: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void> {
+    const runtime = this.requireRuntime();
+    await runtime.logs(name, { follow: true, signal, onChunk });
+  }
+
+  /**
+   * A shell where the project's agent runs, on this terminal: in the container
+   * (started if needed), or the user's shell in the workspace folder. The
+   * caller hands the terminal over first.
+   */
+  async shell(name: string): Promise<number> {
+    const view = this.viewOf(name);
+    if (!view) return 1;
+    if (view.project.mode === 'container') return this.requireRuntime().shell(name);
+    await this.context.projects.record(name, { lastActive: new Date().toISOString() });
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.env.SHELL || '/bin/sh', [], { cwd: view.project.path, stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('exit', (code) => resolve(code ?? 1));
+    });
+  }
+
+  // ---- internals ----
+
+  private viewOf(name: string): ProjectView | undefined {
+    const view = this.current.projects.find((candidate) => candidate.project.name === name);
+    if (!view) this.notify(`no project named ${name}`, 'error');
+    return view;
+  }
+
+  private requireRuntime(): RuntimeService {
+    if (!this.runtime) throw new Error('the control center has not started');
+    return this.runtime;
+  }
+
+  private async containerAction(
+    name: string,
+    doing: string,
+    done: string,
+    work: (runtime: RuntimeService, onStep: (step: string) => void) => Promise<unknown>,
+  ): Promise<void> {
+    if (this.progress.has(name)) {
+      this.notify(`${name} is busy: ${this.progress.get(name)}`);
+      return;
+    }
+    this.progress.set(name, doing);
+    this.notify(`${name}: ${doing}`, 'progress');
+    this.startEngine();
+    try {
+      await work(this.requireRuntime(), (step) => {
+        this.progress.set(name, step);
+        this.notify(`${name}: ${step}`, 'progress');
+      });
+      this.notify(done);
+    } catch (error) {
+      this.notify(messageOf(error), 'error');
+    } finally {
+      this.progress.delete(name);
+      await this.reloadProjects().catch(() => undefined);
+      // The events stream brings the engine's view too; a pass now spares waiting for it.
+      await this.reconciler?.reconcile().catch(() => undefined);
+      this.schedulePublish();
+    }
+  }
+
+  private async attempt(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      this.notify(messageOf(error), 'error');
+    }
+  }
+
+  /** Connects to the engine once; when it does not answer, says so and tries again until it does. */
+  private startEngine(): void {
+    if (this.reconciler || this.closed) return;
+    const runtime = this.requireRuntime();
+    let engine;
+    try {
+      engine = runtime.connect();
+    } catch (error) {
+      this.engineState = { state: 'unreachable', error: messageOf(error) };
+      this.schedulePublish();
+      return;
+    }
+    this.engineState = { state: 'connecting' };
+    const idleAfterMs = settingMs(this.context.settings().load(), 'policies.idleTimeout');
+    const reconciler = new Reconciler(engine, this.context.registry, { ...(idleAfterMs !== undefined && { idleAfterMs }) });
+    this.reconciler = reconciler;
+    this.unsubscribers.push(reconciler.subscribe((snapshot) => {
+      this.reconciled = snapshot;
+      this.engineState = snapshot.connected ? { state: 'connected' } : { state: 'unreachable', error: 'the events stream broke; reconnecting' };
+      void this.reloadProjects().catch(() => undefined);
+      this.schedulePublish();
+    }));
+    this.stats = runtime.statsSampler({ intervalMs: this.options.statsIntervalMs ?? 2_000, listContainers: async () => reconciler.observedContainers() });
+    this.unsubscribers.push(this.stats.subscribe((snapshot) => {
+      this.statsSnapshot = snapshot;
+      this.schedulePublish();
+    }));
+    const firstPass = (): void => {
+      reconciler.start().then(
+        () => {
+          this.engineState = { state: 'connected' };
+          this.stats?.start();
+          this.schedulePublish();
+        },
+        (error: unknown) => {
+          this.engineState = { state: 'unreachable', error: messageOf(error) };
+          this.schedulePublish();
+          if (this.closed) return;
+          this.engineRetry = setTimeout(firstPass, ENGINE_RETRY_MS);
+          this.engineRetry.unref();
+        },
+      );
+    };
+    firstPass();
+  }
+
+  private async reloadProjects(): Promise<void> {
+    const projects = await this.context.projects.list();
+    const text = JSON.stringify(projects);
+    if (text === this.registryText) return;
+    this.registryText = text;
+    this.projects = projects;
+    this.schedulePublish();
+  }
+
+  private onChatEntry(project: string, entry: TranscriptEntry): void {
+    const pending = this.pendingEntries.get(project);
+    if (pending) pending.push(entry);
+    else {
+      const conversation = this.conversations.get(project);
+      if (conversation) this.conversations.set(project, { ...conversation, entries: [...conversation.entries, entry] });
+    }
+    const turn = this.turns.get(project) ?? { running: true, cancelling: false, startedAt: Date.now() };
+    this.turns.set(project, turnAfter(turn, entry));
+    if (entry.type === 'turn_end') void this.reloadProjects().catch(() => undefined);
+    this.schedulePublish();
+  }
+
+  private finishLoading(name: string, entries: TranscriptEntry[]): void {
+    const pending = this.pendingEntries.get(name) ?? [];
+    this.pendingEntries.delete(name);
+    // An event delivered while the file was read is in the file already, or it came after: keep only the latter.
+    const seen = new Set(entries.map((entry) => JSON.stringify(entry)));
+    const fresh = pending.filter((entry) => !seen.has(JSON.stringify(entry)));
+    this.conversations.set(name, { project: name, loaded: true, entries: [...entries, ...fresh] });
+    if (!this.turns.has(name)) {
+      const last = lastTurnOf(entries);
+      if (last) this.turns.set(name, last);
+    }
+    this.schedulePublish();
+  }
+
+  private schedulePublish(): void {
+    if (this.publishTimer || this.closed) return;
+    this.publishTimer = setTimeout(() => this.publishNow(), PUBLISH_DELAY_MS);
+  }
+
+  private publishNow(): void {
+    clearTimeout(this.publishTimer);
+    this.publishTimer = undefined;
+    this.current = this.build();
+    for (const listener of this.listeners) listener(this.current);
+  }
+
+  private build(): ControlCenterSnapshot {
+    const settings = this.projects.length > 0 && this.runtime ? this.context.settings().load() : undefined;
+    const idleAfterMs = settings ? settingMs(settings, 'policies.idleTimeout') : undefined;
+    const now = Date.now();
+    const projects = this.projects.map((project): ProjectView => {
+      const container = project.mode === 'container' ? this.reconciled?.containers.get(project.name) : undefined;
+      const state = project.mode === 'container' && this.reconciled
+        ? lifecycleStateOf(container, { lastActive: project.lastActive, idleAfterMs: idleAfterMs ?? 3_600_000, now })
+        : project.state;
+      const stats = container?.status === 'running' ? this.statsSnapshot.get(project.name) : undefined;
+      const turn = this.turns.get(project.name);
+      const progress = this.progress.get(project.name);
+      return { project, state, ...(container && { container }), ...(stats && { stats }), ...(turn && { turn }), ...(progress && { progress }) };
+    });
+    return {
+      engine: { address: this.engineAddress(), status: this.engineState },
+      ...(this.hostStats && { host: this.hostStats }),
+      projects,
+      ...(this.status && { status: this.status }),
+      conversations: new Map(this.conversations),
+    };
+  }
+
+  private engineAddress(): string {
+    try {
+      return this.runtime?.engineEndpoint() ?? '';
+    } catch (error) {
+      return `(${messageOf(error)})`;
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}
