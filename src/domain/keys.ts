@@ -12,35 +12,37 @@ export type KeyContext = 'dashboard' | 'chat' | 'logs' | 'everywhere';
 interface CommandSpec {
   keys: readonly string[];
   context: KeyContext;
+  /** Short: the help shows two columns of them at 80 columns. */
   description: string;
 }
 
 const command = (keys: readonly string[], context: KeyContext, description: string): CommandSpec => ({ keys, context, description });
 
 export const COMMANDS = {
-  up: command(['up', 'k'], 'dashboard', 'select the project above'),
-  down: command(['down', 'j'], 'dashboard', 'select the project below'),
+  up: command(['up', 'k'], 'dashboard', 'project above'),
+  down: command(['down', 'j'], 'dashboard', 'project below'),
   pageUp: command(['pageup'], 'everywhere', 'scroll a page up'),
   pageDown: command(['pagedown'], 'everywhere', 'scroll a page down'),
   top: command(['home', 'g'], 'dashboard', 'first project'),
   bottom: command(['end', 'G'], 'dashboard', 'last project'),
-  openChat: command(['enter', 'c'], 'dashboard', 'chat with the project’s agent'),
+  openChat: command(['enter', 'c'], 'dashboard', 'chat with the agent'),
   newProject: command(['n'], 'dashboard', 'new project'),
-  startStop: command(['s'], 'dashboard', 'start or stop the container'),
+  startStop: command(['s'], 'dashboard', 'start/stop the container'),
   restart: command(['r'], 'dashboard', 'restart the container'),
-  refresh: command(['R'], 'dashboard', 'recreate the container (workspace kept)'),
+  refresh: command(['R'], 'dashboard', 'recreate the container'),
   removeContainer: command(['x'], 'dashboard', 'remove the container'),
-  toggleMode: command(['m'], 'dashboard', 'switch between workspace and container mode'),
-  logs: command(['l'], 'dashboard', 'the container’s logs'),
-  shell: command(['e'], 'dashboard', 'a shell in the container (or the workspace)'),
-  filter: command(['/'], 'dashboard', 'filter the projects by name'),
+  toggleMode: command(['m'], 'dashboard', 'switch workspace/container'),
+  logs: command(['l'], 'dashboard', 'container logs'),
+  shell: command(['e'], 'dashboard', 'shell in the project'),
+  buildImage: command(['B'], 'dashboard', 'build the workspace image'),
+  filter: command(['/'], 'dashboard', 'filter projects by name'),
   switchPane: command(['tab'], 'everywhere', 'switch panes'),
   help: command(['?'], 'dashboard', 'this help'),
-  cancel: command(['escape'], 'chat', 'cancel the running turn, else back'),
+  cancel: command(['escape'], 'chat', 'cancel the turn, else back'),
   back: command(['escape', 'q'], 'logs', 'back to the dashboard'),
-  follow: command(['f'], 'logs', 'follow the end of the logs'),
-  quit: command(['q'], 'dashboard', 'quit (asks first while a turn runs)'),
-  interrupt: command(['ctrl+c'], 'everywhere', 'quit from any screen (asks first while a turn runs)'),
+  follow: command(['f'], 'logs', 'follow the end'),
+  quit: command(['q'], 'dashboard', 'quit'),
+  interrupt: command(['ctrl+c'], 'everywhere', 'quit from any screen'),
 } as const satisfies Record<string, CommandSpec>;
 
 export type Command = keyof typeof COMMANDS;

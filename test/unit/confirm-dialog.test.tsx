@@ -1,0 +1,62 @@
+import { render } from 'ink-testing-library';
+import { describe, expect, it } from 'vitest';
+import { ConfirmDialog, confirmDialogHeight } from '../../src/ui/components/overlays/confirm-dialog.js';
+
+const flush = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function dialog(isActive = true) {
+  const answers: boolean[] = [];
+  const app = render(
+    <ConfirmDialog message="Remove the container of web?" detail="The workspace is kept." width={50} isActive={isActive} onAnswer={(yes) => answers.push(yes)} />,
+  );
+  return { app, answers };
+}
+
+describe('ConfirmDialog', () => {
+  it('shows the question, the detail and the keys, within its height', () => {
+    const { app } = dialog();
+    const frame = app.lastFrame() ?? '';
+    expect(frame).toContain('! Remove the container of web?');
+    expect(frame).toContain('The workspace is kept.');
+    expect(frame).toContain('y yes · n/Esc no');
+    expect(frame.split('\n').length).toBe(confirmDialogHeight('The workspace is kept.'));
+  });
+
+  it('confirms on y, once, and not on Enter', async () => {
+    const { app, answers } = dialog();
+    await flush();
+    app.stdin.write('\r');
+    app.stdin.write('x');
+    await flush();
+    expect(answers).toEqual([]);
+    app.stdin.write('y');
+    await flush();
+    app.stdin.write('y');
+    await flush();
+    expect(answers).toEqual([true]);
+  });
+
+  it('refuses on n', async () => {
+    const { app, answers } = dialog();
+    await flush();
+    app.stdin.write('n');
+    await flush();
+    expect(answers).toEqual([false]);
+  });
+
+  it('refuses on Esc', async () => {
+    const { app, answers } = dialog();
+    await flush();
+    app.stdin.write('\u001B');
+    await flush(150);
+    expect(answers).toEqual([false]);
+  });
+
+  it('ignores keys while inactive', async () => {
+    const { app, answers } = dialog(false);
+    await flush();
+    app.stdin.write('y');
+    await flush();
+    expect(answers).toEqual([]);
+  });
+});
