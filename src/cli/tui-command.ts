@@ -2,19 +2,23 @@ import { BerthError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
 import type { GlobalOptions } from './command-table.js';
 
-export async function openControlCenter(version: string, _global: GlobalOptions): Promise<number> {
+export async function openControlCenter(version: string, global: GlobalOptions): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new BerthError('the control center needs a terminal; in scripts use the subcommands (berth --help)');
   }
-  // Read what the screen needs first, so that a broken registry is reported
-  // as a one-line error instead of a half-drawn screen.
-  const projects = await createContext().projects.list();
+  const context = createContext();
+  // Read what the screen needs first, so that a broken registry or settings
+  // file is reported as a one-line error instead of a half-drawn screen.
+  await context.projects.list();
+  context.settings().load();
   // Ink draws only the last frame when it believes it runs in CI; berth is on a
   // real terminal here (checked above), and a CI variable left in a developer's
   // shell must not blank the screen. Ink reads it when first imported: now.
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
-  const { runControlCenter } = await import('../ui/run.js');
-  await runControlCenter(projects, version);
+  const [{ runControlCenter }, { ControlCenterService }] = await Promise.all([import('../ui/run.js'), import('../services/control-center.js')]);
+  const service = new ControlCenterService({ context, ...(global.engine !== undefined && { engineFlag: global.engine }) });
+  await service.start();
+  await runControlCenter(service, version);
   return 0;
 }

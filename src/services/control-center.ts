@@ -74,6 +74,7 @@ export class ControlCenterService {
   private engineRetry: NodeJS.Timeout | undefined;
   private unsubscribers: Array<() => void> = [];
   private closed = false;
+  private building = false;
 
   constructor(private readonly options: ControlCenterOptions) {
     this.context = options.context;
@@ -162,6 +163,29 @@ export class ControlCenterService {
 
   removeContainer(name: string): Promise<void> {
     return this.containerAction(name, 'removing…', `${name}'s container removed`, (runtime) => runtime.removeContainer(name));
+  }
+
+  /** Builds the workspace image (container.image), its progress in the status line. */
+  async buildImage(): Promise<void> {
+    if (this.building) {
+      this.notify('the image is being built already', 'progress');
+      return;
+    }
+    this.building = true;
+    this.notify('building the workspace image…', 'progress');
+    try {
+      const tag = await this.requireRuntime().buildImage({
+        onProgress: (line) => {
+          const text = line.trim();
+          if (text !== '') this.notify(`building the image: ${text}`, 'progress');
+        },
+      });
+      this.notify(`image ${tag} built`);
+    } catch (error) {
+      this.notify(`the image build failed: ${messageOf(error)}`, 'error');
+    } finally {
+      this.building = false;
+    }
   }
 
   async toggleMode(name: string): Promise<void> {

@@ -48,6 +48,12 @@ export function keysLabel(keymap: Keymap, command: Command): string {
   return keymap[command].map(formatKey).join('/');
 }
 
+/** The first key of a command, for a short hint. */
+export function firstKeyLabel(keymap: Keymap, command: Command): string {
+  const first = keymap[command][0];
+  return first ? formatKey(first) : '';
+}
+
 function formatKey(spec: KeySpec): string {
   const names: Record<string, string> = { enter: 'Enter', escape: 'Esc', tab: 'Tab', pageup: 'PgUp', pagedown: 'PgDn', space: 'Space', home: 'Home', end: 'End', backspace: 'Backspace', delete: 'Del' };
   const arrows: Record<string, string> = { up: '↑', down: '↓', left: '←', right: '→' };

@@ -1,23 +1,74 @@
-import { render, useApp } from 'ink';
-import type { Project } from '../domain/project.js';
-import { ControlCenter } from './components/control-center.js';
+import { render } from 'ink';
+import { buildKeymap } from '../domain/keys.js';
+import { keyOverrides } from '../domain/settings.js';
+import type { ControlCenterService } from '../services/control-center.js';
+import { App, type AppExit } from './app.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { PacedInput } from './paced-input.js';
 import { enterFullScreen } from './terminal.js';
+import { createTheme, ThemeProvider } from './theme.js';
+import { initialUiState } from './ui-state.js';
 
-function App({ projects, version }: { projects: Project[]; version: string }) {
+const CLEAR_SCREEN = '\u001B[2J\u001B[H';
+const SHOW_CURSOR = '\u001B[?25h';
+
+type SizedAppProps = Omit<Parameters<typeof App>[0], 'columns' | 'rows'>;
+
+function SizedApp(props: SizedAppProps) {
   const { columns, rows } = useTerminalSize();
-  const { exit } = useApp();
-  return <ControlCenter projects={projects} columns={columns} rows={rows} version={version} onQuit={exit} />;
+  // One line short of the terminal: Ink clears the whole screen before every
+  // frame as tall as the terminal, which flickers (over SSH above all);
+  // shorter frames are updated line by line.
+  return <App {...props} columns={columns} rows={Math.max(1, rows - 1)} />;
 }
 
-/** Opens the full-screen control center and resolves when the user quits. */
-export async function runControlCenter(projects: Project[], version: string): Promise<void> {
+/**
+ * Opens the full-screen control center and resolves when the user quits.
+ * A shell takes the terminal by unmounting the Ink tree (the state lives in
+ * the service and in `memory`), and the tree is mounted again after it.
+ */
+export async function runControlCenter(service: ControlCenterService, version: string): Promise<void> {
+  const settings = service.settings();
+  const keymap = buildKeymap(keyOverrides(settings));
+  const theme = createTheme();
+  const memory = { ui: initialUiState() };
   const screen = enterFullScreen(process.stdout);
   try {
-    const app = render(<App projects={projects} version={version} />, { exitOnCtrlC: true });
-    screen.onTeardown(() => app.unmount());
-    await app.waitUntilExit();
+    for (;;) {
+      const ended: { how: AppExit } = { how: { kind: 'quit' } };
+      const app = render(
+        <ThemeProvider value={theme}>
+          <SizedApp
+            service={service}
+            keymap={keymap}
+            version={version}
+            defaultMode={settings['defaults.mode'] === 'container' ? 'container' : 'workspace'}
+            memory={memory}
+            onExit={(how) => (ended.how = how)}
+          />
+        </ThemeProvider>,
+        { stdin: new PacedInput(process.stdin) as unknown as NodeJS.ReadStream, exitOnCtrlC: false, patchConsole: false },
+      );
+      screen.onTeardown(() => app.unmount());
+      await app.waitUntilExit();
+      screen.onTeardown(() => {});
+      if (ended.how.kind === 'quit') break;
+      await handOver(service, ended.how.project);
+    }
+    await service.close();
   } finally {
     screen.restore();
   }
+}
+
+/** The terminal belongs to the shell until it exits; berth then draws again from a clean screen. */
+async function handOver(service: ControlCenterService, project: string): Promise<void> {
+  process.stdout.write(`${CLEAR_SCREEN}${SHOW_CURSOR}berth: a shell in ${project}; exit it to come back.\n`);
+  try {
+    const code = await service.shell(project);
+    service.notify(`the shell in ${project} exited${code === 0 ? '' : ` with code ${code}`}`);
+  } catch (error) {
+    service.notify(`no shell in ${project}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error');
+  }
+  process.stdout.write(CLEAR_SCREEN);
 }

@@ -1,0 +1,108 @@
+// Time from launching the built `berth` to its first full frame on a real
+// terminal (tmux), with BENCH_PROJECTS (50) workspace projects and with none.
+//
+// Each case first launches berth once and lets its screen settle, to learn
+// what its full frame shows (fullFrameOf: the header and the last project row
+// visible); then it launches it BENCH_RUNS times (10; or the first argument)
+// and takes the time from just before tmux spawns it until capture-pane,
+// polled every BENCH_POLL_MS (10), shows that frame. Warm runs: node and the
+// files are in the page cache after the first launch.
+//   BENCH_COLUMNS, BENCH_ROWS   the terminal (120 x 40)
+//   BENCH_BERTH_BIN             another build's bin/berth.js
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TmuxTerminal } from './tmux-terminal.js';
+import { BERTH_BIN, berth, fullFrameOf, hasHeader, median, numberFromEnv, percentile, projectNames, projectsShown } from './tui-support.js';
+
+const runs = Number(process.argv[2] ?? numberFromEnv('BENCH_RUNS', 10));
+const projects = numberFromEnv('BENCH_PROJECTS', 50);
+const columns = numberFromEnv('BENCH_COLUMNS', 120);
+const rows = numberFromEnv('BENCH_ROWS', 40);
+const pollMs = numberFromEnv('BENCH_POLL_MS', 10);
+const LAUNCH_TIMEOUT_MS = 30_000;
+
+interface CaseResult {
+  projects: number;
+  fullFrame: string;
+  /** Milliseconds, ascending. */
+  times: number[];
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'berth-bench-tui-'));
+  const terminal = await TmuxTerminal.start({ columns, rows, cwd: root });
+  // Ctrl-C still kills the terminal and removes the temporary folders. `on`,
+  // not `once`: execa's exit handler re-raises a signal nobody else listens to.
+  let interrupted = false;
+  const interrupt = () => {
+    if (interrupted) return;
+    interrupted = true;
+    void terminal
+      .kill()
+      .then(() => rm(root, { recursive: true, force: true }))
+      .finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    const results: CaseResult[] = [];
+    for (const count of [...new Set([projects, 0])]) {
+      const home = path.join(root, `home-${count}`);
+      await mkdir(home);
+      console.log(`adding ${count} workspace projects…`);
+      for (const name of projectNames(count)) await berth(home, ['project', 'add', name, '--mode', 'workspace']);
+      console.log(`launching berth ${runs + 1} times with ${count} projects…`);
+      results.push(await measure(terminal, home, count));
+    }
+    console.log(`\ntime from launch to the first full frame (${BERTH_BIN}, tmux ${columns}x${rows}, ${runs} warm runs, screen polled every ${pollMs} ms)`);
+    const table = [
+      ['projects', 'min', 'median', 'p95', 'full frame when'],
+      ...results.map((result) => [
+        String(result.projects),
+        ms(result.times[0] ?? 0),
+        ms(median(result.times)),
+        ms(percentile(result.times, 0.95)),
+        result.fullFrame,
+      ]),
+    ];
+    const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+    for (const row of table) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+  } finally {
+    await terminal.kill();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+async function measure(terminal: TmuxTerminal, home: string, count: number): Promise<CaseResult> {
+  const launch = () => terminal.launch([process.execPath, BERTH_BIN], { BERTH_HOME: home });
+
+  // Learn the full frame from a settled screen.
+  await launch();
+  await terminal.waitFor(hasHeader, { timeoutMs: LAUNCH_TIMEOUT_MS, pollMs: 50 });
+  const settled = await terminal.settle({ quietMs: 1_000, timeoutMs: 10_000 });
+  if (count > 0 && projectsShown(settled).length === 0) throw new Error(`no project row on the settled screen:\n${settled}`);
+  const fullFrame = fullFrameOf(settled);
+  await quit(terminal);
+
+  const times: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const startedAt = await launch();
+    const { at } = await terminal.waitFor(fullFrame.matches, { timeoutMs: LAUNCH_TIMEOUT_MS, pollMs });
+    times.push(at - startedAt);
+    await quit(terminal);
+  }
+  return { projects: count, fullFrame: fullFrame.describe, times: times.sort((a, b) => a - b) };
+}
+
+/** q quits berth; the next launch kills it anyway if it does not. A pause lets the machine settle between runs. */
+async function quit(terminal: TmuxTerminal): Promise<void> {
+  await terminal.press('q');
+  await terminal.waitForExit(3_000);
+  await sleep(300);
+}
+
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+await main();

@@ -1,0 +1,66 @@
+import type { ChangedFile, ChatEvent } from './chat.js';
+
+const CHANGE_MARK: Record<ChangedFile['kind'], string> = { created: '+', modified: '~', deleted: '-', renamed: '→' };
+
+/**
+ * One chat event as lines a person reads in a terminal: the assistant's text
+ * as it is, one line per tool call and result, the changed files and the
+ * cost at the end. Undefined for events that show nothing.
+ */
+export function formatChatEvent(event: ChatEvent, width = 100): string | undefined {
+  switch (event.type) {
+    case 'user':
+      return `> ${event.text.replace(/\n/g, '\n  ')}`;
+    case 'status':
+      return `… ${event.text}`;
+    case 'session':
+      return undefined;
+    case 'text':
+      return event.text;
+    case 'tool_call':
+      return clip(`● ${event.name}(${summarizeInput(event.input)})`, width);
+    case 'tool_result':
+      return clip(`  ⎿ ${event.ok ? 'ok' : `error: ${firstLine(event.content)}`}`, width);
+    case 'result':
+      return event.ok ? `✓ ${usageLine(event)}` : `✗ ${event.error ? firstLine(event.error) : 'the turn failed'} · ${usageLine(event)}`;
+    case 'error':
+      return `✗ ${event.message}`;
+    case 'changed_files':
+      if (event.files.length === 0) return 'no files changed';
+      return `changed: ${event.files.map((file) => `${CHANGE_MARK[file.kind]} ${file.from ? `${file.from} → ${file.path}` : file.path}`).join(', ')}`;
+    case 'turn_end':
+      if (event.outcome === 'cancelled') return '✗ cancelled';
+      if (event.outcome === 'timeout') return '✗ timed out';
+      return undefined;
+  }
+}
+
+function usageLine(usage: { durationMs: number; turns: number; tokensIn: number; tokensOut: number; costUsd: number }): string {
+  return [
+    `${(usage.durationMs / 1000).toFixed(1)}s`,
+    `${usage.turns} ${usage.turns === 1 ? 'turn' : 'turns'}`,
+    `${compact(usage.tokensIn)} in / ${compact(usage.tokensOut)} out`,
+    `$${usage.costUsd.toFixed(4)}`,
+  ].join(' · ');
+}
+
+/** `{ file_path: 'a.txt', content: '…' }` → `file_path=a.txt, content=…`: short values first-line only. */
+function summarizeInput(input: unknown): string {
+  if (input === null || typeof input !== 'object') return firstLine(JSON.stringify(input) ?? '');
+  return Object.entries(input as Record<string, unknown>)
+    .map(([key, value]) => `${key}=${firstLine(typeof value === 'string' ? value : JSON.stringify(value) ?? '')}`)
+    .join(', ');
+}
+
+function compact(count: number): string {
+  return count >= 1000 ? `${(count / 1000).toFixed(1)}k` : String(count);
+}
+
+function firstLine(text: string): string {
+  const [first = '', ...rest] = text.replace(/\n+$/, '').split('\n');
+  return rest.length > 0 ? `${first} …` : first;
+}
+
+function clip(line: string, width: number): string {
+  return line.length > width ? `${line.slice(0, width - 1)}…` : line;
+}

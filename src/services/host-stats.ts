@@ -1,0 +1,137 @@
+import { realpath, statfs } from 'node:fs/promises';
+import path from 'node:path';
+// A type-only import, erased from the output: the module itself is loaded lazily below.
+import type * as Systeminformation from 'systeminformation';
+import type { HostStats } from './control-center-state.js';
+
+type SystemInformation = typeof Systeminformation;
+
+export interface HostStatsSamplerOptions {
+  intervalMs?: number;
+  /** The disk shown is the filesystem holding this path (or its nearest existing ancestor). */
+  diskPath: string;
+  /** Told when a round failed; the next round tries again. */
+  onError?: (error: unknown) => void;
+}
+
+// Loaded on the first round, not at import: `berth --help` and the other
+// quick commands never pay for systeminformation.
+let systemInformation: Promise<SystemInformation> | undefined;
+function loadSystemInformation(): Promise<SystemInformation> {
+  systemInformation ??= import('systeminformation');
+  return systemInformation;
+}
+
+/**
+ * Samples the host's CPU, memory and one disk on an interval. Like the
+ * container StatsSampler, a round still running when the next is due makes
+ * that one skip, never queue. The timer does not keep the process alive.
+ */
+export class HostStatsSampler {
+  readonly intervalMs: number;
+  private readonly diskPath: string;
+  private readonly onError: (error: unknown) => void;
+  private readonly listeners = new Set<(stats: HostStats) => void>();
+  private current: HostStats | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<HostStats> | undefined;
+
+  constructor(options: HostStatsSamplerOptions) {
+    this.intervalMs = options.intervalMs ?? 2_000;
+    this.diskPath = path.resolve(options.diskPath);
+    this.onError = options.onError ?? (() => {});
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and waits for a round in flight, so nothing is published after. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  subscribe(listener: (stats: HostStats) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  snapshot(): HostStats | undefined {
+    return this.current;
+  }
+
+  /** One round now, published to the listeners, unless one is running: then that one's result. */
+  sampleOnce(): Promise<HostStats> {
+    this.inFlight ??= this.round().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private tick(): void {
+    if (this.inFlight) return;
+    this.sampleOnce().catch((error: unknown) => this.onError(error));
+  }
+
+  private async round(): Promise<HostStats> {
+    const si = await loadSystemInformation();
+    // currentLoad() reports the load since its previous call (since boot on the first).
+    const [load, memory, disk] = await Promise.all([si.currentLoad(), si.mem(), this.disk(si)]);
+    const stats: HostStats = {
+      cpuPercent: clampPercent(load.currentLoad),
+      // `active` leaves out buffers and page cache, which the kernel gives back on demand.
+      memoryUsed: memory.active,
+      memoryTotal: memory.total,
+      diskUsed: disk.used,
+      diskTotal: disk.total,
+      time: Date.now(),
+    };
+    this.current = stats;
+    for (const listener of this.listeners) listener(stats);
+    return stats;
+  }
+
+  private async disk(si: SystemInformation): Promise<{ used: number; total: number }> {
+    const target = await existingAncestor(this.diskPath);
+    const mount = longestMountPrefix(await si.fsSize(), target);
+    if (mount) return { used: mount.used, total: mount.size };
+    // fsSize() leaves some filesystems out (overlay roots in containers, say): ask the kernel directly.
+    const fs = await statfs(target);
+    return { used: (fs.blocks - fs.bfree) * fs.bsize, total: fs.blocks * fs.bsize };
+  }
+}
+
+/** The mount point that is the longest path prefix of `target`. */
+export function longestMountPrefix<T extends { mount: string }>(mounts: readonly T[], target: string): T | undefined {
+  let best: T | undefined;
+  for (const mount of mounts) {
+    if (!isPathPrefix(mount.mount, target)) continue;
+    if (!best || mount.mount.length > best.mount.length) best = mount;
+  }
+  return best;
+}
+
+function isPathPrefix(prefix: string, target: string): boolean {
+  if (prefix === '' || prefix === target) return prefix !== '';
+  return target.startsWith(prefix.endsWith(path.sep) ? prefix : prefix + path.sep);
+}
+
+/** The real path of `target`, or of its nearest ancestor that exists (a workspaces folder not made yet). */
+async function existingAncestor(target: string): Promise<string> {
+  for (let current = target; ; current = path.dirname(current)) {
+    try {
+      return await realpath(current);
+    } catch (error) {
+      if (current === path.dirname(current)) throw error;
+    }
+  }
+}
+
+function clampPercent(value: number): number {
+  return Number.isFinite(value) ? Math.min(100, Math.max(0, value)) : 0;
+}

@@ -1,0 +1,115 @@
+import { useApp } from 'ink';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Keymap } from '../domain/keys.js';
+import type { ControlCenterService } from '../services/control-center.js';
+import { filterProjects } from './filter-projects.js';
+import { useSnapshot } from './hooks/use-snapshot.js';
+import { DashboardScreen } from './screens/dashboard-screen.js';
+import { ChatView } from './screens/chat-view.js';
+import { LogsView } from './screens/logs-view.js';
+import type { ScreenActions, ScreenProps } from './screens/screen-props.js';
+import type { UiState } from './ui-state.js';
+
+/** How the app ended: a quit, or a pause while a shell has the terminal. */
+export type AppExit = { kind: 'quit' } | { kind: 'shell'; project: string };
+
+export interface AppProps {
+  service: ControlCenterService;
+  keymap: Keymap;
+  version: string;
+  columns: number;
+  rows: number;
+  defaultMode: 'workspace' | 'container';
+  /** Survives a remount (after a shell): the screen comes back as it was left. */
+  memory: { ui: UiState };
+  onExit: (exit: AppExit) => void;
+}
+
+/** The control center: chooses the screen; the screens draw, the service does the work. */
+export function App(props: AppProps) {
+  const { service, memory, onExit } = props;
+  const { exit } = useApp();
+  const snapshot = useSnapshot(service);
+  const [ui, setUi] = useState(memory.ui);
+  const [formBusy, setFormBusy] = useState(false);
+  const [formError, setFormError] = useState<string | undefined>();
+  const uiRef = useRef(ui);
+  uiRef.current = ui;
+  const update = useCallback((change: Partial<UiState>) => {
+    setUi((current) => (memory.ui = { ...current, ...change }));
+  }, [memory]);
+  const leave = useCallback((how: AppExit) => {
+    onExit(how);
+    exit();
+  }, [onExit, exit]);
+
+  const actions = useMemo((): ScreenActions => {
+    const reallyQuit = () => leave({ kind: 'quit' });
+    return {
+      openChat: (name) => {
+        service.openConversation(name);
+        update({ view: { screen: 'chat', project: name }, selected: name, overlay: undefined });
+      },
+      openLogs: (name) => update({ view: { screen: 'logs', project: name }, selected: name, overlay: undefined }),
+      backToDashboard: () => update({ view: { screen: 'dashboard' } }),
+      startOrStop: (name) => void service.startOrStop(name),
+      restart: (name) => void service.restart(name),
+      refresh: (name) => void service.refresh(name),
+      removeContainer: (name) => void service.removeContainer(name),
+      toggleMode: (name) => void service.toggleMode(name),
+      shell: (name) => leave({ kind: 'shell', project: name }),
+      buildImage: () => void service.buildImage(),
+      send: (name, message) => service.send(name, message),
+      cancel: (name) => service.cancel(name),
+      notify: (text) => service.notify(text),
+      quit: () => {
+        if (!service.anyTurnRunning()) return reallyQuit();
+        const running = service.snapshot().projects.filter((view) => view.turn?.running).map((view) => view.project.name);
+        update({
+          view: { screen: 'dashboard' },
+          overlay: {
+            kind: 'confirm',
+            message: `Quit while a turn runs in ${running.join(', ')}?`,
+            detail: 'The turn is cancelled and recorded as cancelled.',
+            action: reallyQuit,
+          },
+        });
+      },
+    };
+  }, [service, update, leave]);
+
+  const views = useMemo(() => filterProjects(snapshot.projects, ui.filter), [snapshot.projects, ui.filter]);
+  // The clock for "3m ago" and uptimes moves with each snapshot, so an idle screen is not redrawn for it alone.
+  const now = useMemo(() => Date.now(), [snapshot]);
+  useEffect(() => {
+    if (ui.selected === undefined && views[0]) update({ selected: views[0].project.name });
+  }, [ui.selected, views, update]);
+
+  const screenProps: ScreenProps = { snapshot, ui, update, keymap: props.keymap, actions, columns: props.columns, rows: props.rows, version: props.version, now };
+  switch (ui.view.screen) {
+    case 'chat':
+      return <ChatView key={ui.view.project} {...screenProps} project={ui.view.project} />;
+    case 'logs':
+      return <LogsView key={ui.view.project} {...screenProps} project={ui.view.project} source={service} />;
+    case 'dashboard':
+      return (
+        <DashboardScreen
+          {...screenProps}
+          views={views}
+          defaultMode={props.defaultMode}
+          formBusy={formBusy}
+          {...(formError !== undefined && { formError })}
+          onOpenForm={() => setFormError(undefined)}
+          onAddProject={(values) => {
+            setFormBusy(true);
+            setFormError(undefined);
+            void service.addProject(values).then((error) => {
+              setFormBusy(false);
+              setFormError(error);
+              if (error === undefined) update({ overlay: undefined, selected: values.name });
+            });
+          }}
+        />
+      );
+  }
+}

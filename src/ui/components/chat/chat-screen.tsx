@@ -1,0 +1,81 @@
+import { Box, Text } from 'ink';
+import TextInput from 'ink-text-input';
+import { memo, useMemo } from 'react';
+import type { ConversationView, TurnView } from '../../../services/control-center-state.js';
+import { chatLines, scrollWindow, type ChatLine } from '../../chat-lines.js';
+import { useTheme } from '../../theme.js';
+
+export interface ChatScreenProps {
+  projectName: string;
+  conversation?: ConversationView;
+  turn?: TurnView;
+  width: number;
+  height: number;
+  /** Lines scrolled up from the end; 0 follows the stream. */
+  scrollOffset: number;
+  input: string;
+  onInputChange: (text: string) => void;
+  onSubmit: (text: string) => void;
+  inputActive: boolean;
+  hints: string;
+}
+
+/** Rows the screen keeps for itself: the title, the input line and the hints. */
+const CHROME_ROWS = 3;
+
+/** A project's conversation, the live turn at its end, and the input line under it. */
+export function ChatScreen(props: ChatScreenProps) {
+  const { conversation, turn, width, height } = props;
+  const theme = useTheme();
+  const lines = useMemo(() => chatLines(conversation?.entries ?? [], width), [conversation?.entries, width]);
+  const rows = Math.max(0, height - CHROME_ROWS);
+  const { start, end } = scrollWindow(lines.length, rows, props.scrollOffset);
+  const hidden = start;
+  // The first row says what is above when something is: the screen never grows for it.
+  const shown = hidden > 0 && rows > 1 ? lines.slice(start + 1, end) : lines.slice(start, end);
+  const marker = turn?.running ? (turn.cancelling ? 'cancelling…' : '⟳ turn running') : '';
+  const body = (() => {
+    if (!conversation || !conversation.loaded) return <Text dimColor>loading the conversation…</Text>;
+    if (lines.length === 0) return <Text dimColor>No messages yet: type one below and press Enter.</Text>;
+    return (
+      <>
+        {hidden > 0 && rows > 1 && <Text dimColor>{`↑ ${hidden + 1} more lines (PgUp)`}</Text>}
+        {shown.map((line) => (
+          <ChatRow key={line.key} line={line} color={line.tone && theme.color(line.tone)} />
+        ))}
+      </>
+    );
+  })();
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Box justifyContent="space-between" width={width}>
+        <Text bold wrap="truncate-end">{`chat · ${props.projectName}`}</Text>
+        <Text color={theme.color(turn?.cancelling ? 'warn' : 'busy')}>{marker}</Text>
+      </Box>
+      <Box flexDirection="column" height={rows} overflow="hidden">
+        {body}
+      </Box>
+      <Box width={width}>
+        <Text color={theme.color('accent')}>› </Text>
+        <TextInput
+          value={props.input}
+          onChange={props.onInputChange}
+          onSubmit={props.onSubmit}
+          focus={props.inputActive}
+          placeholder="message the agent… (Enter sends)"
+        />
+      </Box>
+      <Text dimColor wrap="truncate-end">
+        {props.hints}
+      </Text>
+    </Box>
+  );
+}
+
+const ChatRow = memo(function ChatRow({ line, color }: { line: ChatLine; color: string | undefined }) {
+  return (
+    <Text wrap="truncate-end" {...(color !== undefined && { color })} bold={line.bold === true} dimColor={line.dim === true}>
+      {line.text === '' ? ' ' : line.text}
+    </Text>
+  );
+});

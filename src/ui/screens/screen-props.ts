@@ -1,0 +1,35 @@
+import type { Keymap } from '../../domain/keys.js';
+import type { ControlCenterSnapshot } from '../../services/control-center-state.js';
+import type { UiState } from '../ui-state.js';
+
+/** What a screen may ask for; the app turns these into service calls and view changes. */
+export interface ScreenActions {
+  openChat(name: string): void;
+  openLogs(name: string): void;
+  backToDashboard(): void;
+  startOrStop(name: string): void;
+  restart(name: string): void;
+  refresh(name: string): void;
+  removeContainer(name: string): void;
+  toggleMode(name: string): void;
+  shell(name: string): void;
+  buildImage(): void;
+  send(name: string, message: string): void;
+  cancel(name: string): boolean;
+  notify(text: string): void;
+  /** Quits, asking first while a turn runs. */
+  quit(): void;
+}
+
+export interface ScreenProps {
+  snapshot: ControlCenterSnapshot;
+  ui: UiState;
+  update(change: Partial<UiState>): void;
+  keymap: Keymap;
+  actions: ScreenActions;
+  columns: number;
+  rows: number;
+  version: string;
+  /** The clock the screen shows times against; refreshed with each snapshot. */
+  now: number;
+}

@@ -1,0 +1,124 @@
+// The host's CPU, memory and disk read from this machine through
+// systeminformation, and the sampler's timer: it publishes, stops, never keeps
+// the process alive and loads systeminformation only when it first samples.
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HostStats } from '../../src/services/control-center-state.js';
+import { HostStatsSampler, longestMountPrefix } from '../../src/services/host-stats.js';
+import { useTempDirs } from '../helpers/temp.js';
+
+const BUILT_MODULE = fileURLToPath(new URL('../../dist/services/host-stats.js', import.meta.url));
+const TRACER = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
+
+function expectSane(stats: HostStats): void {
+  expect(stats.cpuPercent).toBeGreaterThanOrEqual(0);
+  expect(stats.cpuPercent).toBeLessThanOrEqual(100);
+  expect(stats.memoryUsed).toBeGreaterThan(0);
+  expect(stats.memoryUsed).toBeLessThanOrEqual(stats.memoryTotal);
+  expect(stats.diskTotal).toBeGreaterThan(0);
+  expect(stats.diskUsed).toBeGreaterThan(0);
+  expect(stats.diskUsed).toBeLessThanOrEqual(stats.diskTotal);
+  expect(Math.abs(Date.now() - stats.time)).toBeLessThan(60_000);
+}
+
+describe('host stats from this machine', () => {
+  const samplers: HostStatsSampler[] = [];
+  const tempDir = useTempDirs();
+  afterEach(async () => {
+    await Promise.all(samplers.splice(0).map((sampler) => sampler.stop()));
+  });
+  function sampler(options: ConstructorParameters<typeof HostStatsSampler>[0]): HostStatsSampler {
+    const made = new HostStatsSampler(options);
+    samplers.push(made);
+    return made;
+  }
+
+  it('reads CPU, memory and the disk of /tmp in sane ranges', async () => {
+    const host = sampler({ diskPath: tmpdir() });
+    expect(host.snapshot()).toBeUndefined();
+    const first = await host.sampleOnce();
+    expectSane(first);
+    expect(host.snapshot()).toBe(first);
+    // currentLoad() measures since its previous call: the second read is a real interval.
+    await sleep(300);
+    expectSane(await host.sampleOnce());
+  });
+
+  it('measures the filesystem of the nearest existing folder when the path does not exist yet', async () => {
+    const dir = await tempDir();
+    const missing = await sampler({ diskPath: path.join(dir, 'not', 'made', 'yet') }).sampleOnce();
+    const existing = await sampler({ diskPath: dir }).sampleOnce();
+    expect(missing.diskTotal).toBe(existing.diskTotal);
+  });
+
+  it('publishes to subscribers on its interval, and nothing after stop', async () => {
+    const host = sampler({ diskPath: tmpdir(), intervalMs: 100 });
+    const seen: HostStats[] = [];
+    const unsubscribe = host.subscribe((stats) => seen.push(stats));
+    host.start();
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 2 && Date.now() < deadline) await sleep(50);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(host.snapshot()).toBe(seen.at(-1));
+
+    await host.stop();
+    const count = seen.length;
+    await sleep(400);
+    expect(seen).toHaveLength(count);
+    unsubscribe();
+  });
+
+  it('stops telling a listener that unsubscribed', async () => {
+    const host = sampler({ diskPath: tmpdir() });
+    const seen: HostStats[] = [];
+    host.subscribe((stats) => seen.push(stats))();
+    await host.sampleOnce();
+    expect(seen).toEqual([]);
+  });
+
+  it('does not keep the process alive, and loads systeminformation only when it samples', async () => {
+    const dir = await tempDir();
+    const trace = path.join(dir, 'imports.txt');
+    const script = `
+      const { HostStatsSampler } = await import(${JSON.stringify(BUILT_MODULE)});
+      const host = new HostStatsSampler({ diskPath: '/tmp', intervalMs: 50 });
+      if (process.argv[1] === 'start') host.start();
+    `;
+    const run = (mode: string) =>
+      execa('node', ['--import', TRACER, '--input-type=module', '-e', script, mode], {
+        env: { BERTH_TRACE_IMPORTS: trace },
+        timeout: 20_000,
+      });
+
+    await run('construct');
+    expect(await readFile(trace, 'utf8')).not.toMatch(/node_modules\/systeminformation\//);
+
+    // An unref'd timer: the process ends by itself once the first round is done.
+    const started = await run('start');
+    expect(started.exitCode).toBe(0);
+    expect(await readFile(trace, 'utf8')).toMatch(/node_modules\/systeminformation\//);
+  });
+});
+
+describe('longestMountPrefix', () => {
+  const mounts = [{ mount: '/' }, { mount: '/home' }, { mount: '/home/user/work' }, { mount: '/ho' }];
+
+  it.each([
+    ['/home/user/work/project', '/home/user/work'],
+    ['/home/user/work', '/home/user/work'],
+    ['/home/user/workspace', '/home'],
+    ['/house', '/'],
+    ['/', '/'],
+  ])('picks the mount of %s: %s', (target, expected) => {
+    expect(longestMountPrefix(mounts, target)?.mount).toBe(expected);
+  });
+
+  it('finds none when no mount holds the path', () => {
+    expect(longestMountPrefix([{ mount: '/data' }], '/tmp')).toBeUndefined();
+  });
+});
