@@ -2,6 +2,7 @@ import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Keymap } from '../domain/keys.js';
 import type { ControlCenterService } from '../services/control-center.js';
+import { ScreenErrorBoundary } from './components/screen-error-boundary.js';
 import { filterProjects } from './filter-projects.js';
 import { useSnapshot } from './hooks/use-snapshot.js';
 import { DashboardScreen } from './screens/dashboard-screen.js';
@@ -86,13 +87,21 @@ export function App(props: AppProps) {
   }, [ui.selected, views, update]);
 
   const screenProps: ScreenProps = { snapshot, ui, update, keymap: props.keymap, actions, columns: props.columns, rows: props.rows, version: props.version, now };
-  switch (ui.view.screen) {
-    case 'chat':
-      return <ChatView key={ui.view.project} {...screenProps} project={ui.view.project} />;
-    case 'logs':
-      return <LogsView key={ui.view.project} {...screenProps} project={ui.view.project} source={service} />;
-    case 'dashboard':
-      return (
+  const addProject = (values: { name: string; path: string; mode: 'workspace' | 'container' }) => {
+    setFormBusy(true);
+    setFormError(undefined);
+    void service.addProject(values).then((error) => {
+      setFormBusy(false);
+      setFormError(error);
+      if (error === undefined) update({ overlay: undefined, selected: values.name });
+    });
+  };
+  const view = ui.view;
+  return (
+    <ScreenErrorBoundary key={view.screen} width={props.columns} onReset={() => update({ view: { screen: 'dashboard' }, overlay: undefined })}>
+      {view.screen === 'chat' && <ChatView key={view.project} {...screenProps} project={view.project} />}
+      {view.screen === 'logs' && <LogsView key={view.project} {...screenProps} project={view.project} source={service} />}
+      {view.screen === 'dashboard' && (
         <DashboardScreen
           {...screenProps}
           views={views}
@@ -100,16 +109,9 @@ export function App(props: AppProps) {
           formBusy={formBusy}
           {...(formError !== undefined && { formError })}
           onOpenForm={() => setFormError(undefined)}
-          onAddProject={(values) => {
-            setFormBusy(true);
-            setFormError(undefined);
-            void service.addProject(values).then((error) => {
-              setFormBusy(false);
-              setFormError(error);
-              if (error === undefined) update({ overlay: undefined, selected: values.name });
-            });
-          }}
+          onAddProject={addProject}
         />
-      );
-  }
+      )}
+    </ScreenErrorBoundary>
+  );
 }

@@ -115,6 +115,11 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     await session.press('Tab');
     const dashboard = await session.waitFor((screen) => /boat\s+container/.test(screen) && /turn/.test(screen.split('\n').find((line) => line.includes('boat')) ?? ''));
     expect(dashboard).toMatch(/running|healthy|starting/);
+    // Quitting now asks first; n keeps berth and the turn.
+    await session.press('C-c');
+    await session.waitFor((screen) => screen.includes('Quit while a turn runs in boat?'));
+    await session.type('n');
+    await session.waitFor((screen) => !screen.includes('Quit while') && /⟳ turn/.test(screen));
 
     // Back in the chat, Esc cancels it.
     await session.press('Enter');
@@ -143,4 +148,59 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     expect(restored).toContain(`$ node ${BERTH_BIN}`);
     expect(fake.mainRequests().every((request) => request.headers['x-api-key'] === FAKE_API_KEY)).toBe(true);
   }, 240_000);
+
+  it('starts and stops a container, follows its logs, removes it after asking, resizes, and draws no colour under NO_COLOR', async () => {
+    fake = await startFakeAnthropic();
+    home = await tempDir('berth-e2e-keys-');
+    await chmod(home, 0o755);
+    for (const args of [['config', 'set', 'container.image', image], ['project', 'add', 'boat', '--mode', 'container']]) {
+      expect((await runBerth(args, { home })).exitCode, args.join(' ')).toBe(0);
+    }
+    session = await TmuxSession.start({ columns: 100, rows: 30, cwd: home, env: { BERTH_HOME: home, HOME: home, NO_COLOR: '1', TERM: 'xterm-256color' } });
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    const boatRow = (screen: string) => screen.split('\n').find((line) => /boat\s+container/.test(line)) ?? '';
+    await session.waitFor((screen) => /none/.test(boatRow(screen)));
+
+    // s starts it; the row shows its state and, once sampled, its CPU and memory.
+    await session.type('s');
+    await session.waitFor((screen) => /running|healthy|starting/.test(boatRow(screen)) && /\d%/.test(boatRow(screen)), 60_000);
+    expect(boatRow(await session.screen())).toMatch(/\d+(\.\d)?M\/256M|M\/2\.0G/);
+
+    // l follows its logs: a line written to the container's output shows up.
+    await session.type('l');
+    await session.waitFor((screen) => screen.includes('logs · boat') && screen.includes('following'));
+    const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${path.join(home, 'workspaces', 'boat')}`] } });
+    // As the container's user: it owns PID 1, whose output is the container's log.
+    const exec = await docker.getContainer(info!.Id).exec({ Cmd: ['sh', '-c', 'echo hello-from-the-logs > /proc/1/fd/1'] });
+    await exec.start({ Detach: true });
+    await session.waitFor((screen) => screen.includes('hello-from-the-logs'));
+    await session.type('q');
+    await session.waitFor((screen) => screen.includes('? help'));
+
+    // s again stops it.
+    await session.type('s');
+    await session.waitFor((screen) => /stopped/.test(boatRow(screen)), 60_000);
+
+    // x asks first: n keeps the container, y removes it.
+    await session.type('x');
+    await session.waitFor((screen) => screen.includes("Remove boat's container?"));
+    await session.type('n');
+    await session.waitFor((screen) => !screen.includes('Remove boat') && /stopped/.test(boatRow(screen)));
+    await session.type('x');
+    await session.waitFor((screen) => screen.includes("Remove boat's container?"));
+    await session.type('y');
+    await session.waitFor((screen) => /none/.test(boatRow(screen)), 30_000);
+    expect(await docker.listContainers({ all: true, filters: { label: [`berth.workspace=${path.join(home, 'workspaces', 'boat')}`] } })).toEqual([]);
+
+    // The screen follows the terminal's size, and never runs past it.
+    await session.resize(80, 24);
+    const small = await session.waitFor((screen) => screen.split('\n')[0]!.startsWith('berth') && screen.includes('? help') && screen.split('\n').every((line) => line.length <= 80));
+    expect(small.split('\n').length).toBeLessThanOrEqual(24);
+    // NO_COLOR: no colour escapes at all (bold and dim are not colours).
+    expect(await session.styledScreen()).not.toMatch(/\u001B\[[0-9;]*(3[0-7]|9[0-7]|38;[25])[;m]/);
+
+    await session.type('q');
+    await session.waitFor((screen) => !screen.includes('boat') && screen.trimEnd().endsWith('$'));
+  }, 180_000);
 });

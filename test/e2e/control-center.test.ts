@@ -21,7 +21,7 @@ describe('berth control center in a real terminal (tmux)', () => {
 
     await session.type(`node ${BERTH_BIN}`);
     await session.press('Enter');
-    const opened = await session.waitFor((screen) => /alpha\s+workspace\s+ready/.test(screen));
+    const opened = await session.waitFor((screen) => /alpha\s+workspace\s+● ready/.test(screen));
     expect(opened).not.toContain('before-berth');
     expect(opened.split('\n')[0]).toMatch(/^berth\s+\d+\.\d+\.\d+/);
 

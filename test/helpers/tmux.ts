@@ -36,6 +36,15 @@ export class TmuxSession {
     return (await execa('tmux', ['capture-pane', '-p', '-t', this.name])).stdout;
   }
 
+  /** The screen with its colours and styles, as escape sequences. */
+  async styledScreen(): Promise<string> {
+    return (await execa('tmux', ['capture-pane', '-p', '-e', '-t', this.name])).stdout;
+  }
+
+  async resize(columns: number, rows: number): Promise<void> {
+    await execa('tmux', ['resize-window', '-t', this.name, '-x', String(columns), '-y', String(rows)]);
+  }
+
   /** Waits until the screen satisfies `check`, and returns it; throws with the last screen after `timeoutMs`. */
   async waitFor(check: (screen: string) => boolean, timeoutMs = 15_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
