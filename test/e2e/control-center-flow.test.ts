@@ -18,6 +18,8 @@ import { TmuxSession } from '../helpers/tmux.js';
 import { ensureWorkspaceImage, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS } from '../helpers/workspace-image.js';
 
 const ESCAPE_SETTLE_MS = 300;
+/** An SGR sequence that sets a foreground colour: 30–37, 90–97, or 38;5/38;2. */
+const COLOUR_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*(3[0-7]|9[0-7]|38;[25])[;m]`);
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -198,7 +200,7 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     const small = await session.waitFor((screen) => screen.split('\n')[0]!.startsWith('berth') && screen.includes('? help') && screen.split('\n').every((line) => line.length <= 80));
     expect(small.split('\n').length).toBeLessThanOrEqual(24);
     // NO_COLOR: no colour escapes at all (bold and dim are not colours).
-    expect(await session.styledScreen()).not.toMatch(/\u001B\[[0-9;]*(3[0-7]|9[0-7]|38;[25])[;m]/);
+    expect(await session.styledScreen()).not.toMatch(COLOUR_ESCAPE);
 
     await session.type('q');
     await session.waitFor((screen) => !screen.includes('boat') && screen.trimEnd().endsWith('$'));
