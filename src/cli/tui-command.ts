@@ -18,7 +18,11 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   delete process.env.CONTINUOUS_INTEGRATION;
   const [{ runControlCenter }, { ControlCenterService }] = await Promise.all([import('../ui/run.js'), import('../services/control-center.js')]);
   const service = new ControlCenterService({ context, ...(global.engine !== undefined && { engineFlag: global.engine }) });
-  await service.start();
+  // The first frame needs only the projects; the engine, the samplers and
+  // the chat service load behind it, and their failures go to the status line.
+  const starting = service.start();
+  starting.catch((error: unknown) => service.notify(`berth could not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error'));
+  await service.projectsLoaded();
   await runControlCenter(service, version);
   return 0;
 }

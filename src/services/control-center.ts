@@ -75,6 +75,8 @@ export class ControlCenterService {
   private unsubscribers: Array<() => void> = [];
   private closed = false;
   private building = false;
+  private starting: Promise<void> | undefined;
+  private registryRead: Promise<void> | undefined;
 
   constructor(private readonly options: ControlCenterOptions) {
     this.context = options.context;
@@ -87,9 +89,25 @@ export class ControlCenterService {
     this.current = this.build();
   }
 
-  /** Reads the registry, then starts the samplers and, when a project needs it, the engine. */
-  async start(): Promise<void> {
-    await this.reloadProjects();
+  /**
+   * Reads the registry (`projectsLoaded` resolves then: the screen can draw),
+   * then loads the runtime and chat services, starts the samplers and, when a
+   * project needs it, the engine. Actions wait for all of it.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.startServices();
+    return this.starting;
+  }
+
+  /** Resolves once the registry has been read: enough for a first frame. */
+  async projectsLoaded(): Promise<void> {
+    await this.registryRead;
+  }
+
+  private async startServices(): Promise<void> {
+    this.registryRead = this.reloadProjects();
+    await this.registryRead;
+    this.publishNow();
     this.runtime = await this.context.runtime({ engine: this.engineFlag });
     this.chat = await this.context.chat({ engine: this.engineFlag });
     this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
@@ -174,7 +192,7 @@ export class ControlCenterService {
     this.building = true;
     this.notify('building the workspace image…', 'progress');
     try {
-      const tag = await this.requireRuntime().buildImage({
+      const tag = await (await this.requireRuntime()).buildImage({
         onProgress: (line) => {
           const text = line.trim();
           if (text !== '') this.notify(`building the image: ${text}`, 'progress');
@@ -221,7 +239,11 @@ export class ControlCenterService {
 
   /** Loads a project's transcript for the chat screen; live entries are added as they come. */
   openConversation(name: string): void {
-    if (this.conversations.has(name) || !this.chat) return;
+    if (!this.chat) {
+      void this.start().then(() => this.openConversation(name), () => undefined);
+      return;
+    }
+    if (this.conversations.has(name)) return;
     this.conversations.set(name, { project: name, loaded: false, entries: [] });
     this.pendingEntries.set(name, []);
     this.schedulePublish();
@@ -236,7 +258,11 @@ export class ControlCenterService {
 
   send(name: string, message: string): void {
     const chat = this.chat;
-    if (!chat || message.trim() === '') return;
+    if (message.trim() === '') return;
+    if (!chat) {
+      void this.start().then(() => this.send(name, message), () => undefined);
+      return;
+    }
     if (chat.running(name)) {
       this.notify(`a turn is running in ${name}: wait for it, or Esc cancels it`, 'error');
       return;
@@ -266,7 +292,7 @@ export class ControlCenterService {
 
   /** Follows a container's logs until `signal` aborts. Rejects with a one-line reason. */
   async followLogs(name: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void> {
-    const runtime = this.requireRuntime();
+    const runtime = await this.requireRuntime();
     await runtime.logs(name, { follow: true, signal, onChunk });
   }
 
@@ -278,7 +304,7 @@ export class ControlCenterService {
   async shell(name: string): Promise<number> {
     const view = this.viewOf(name);
     if (!view) return 1;
-    if (view.project.mode === 'container') return this.requireRuntime().shell(name);
+    if (view.project.mode === 'container') return (await this.requireRuntime()).shell(name);
     await this.context.projects.record(name, { lastActive: new Date().toISOString() });
     return new Promise((resolve, reject) => {
       const child = spawn(process.env.SHELL || '/bin/sh', [], { cwd: view.project.path, stdio: 'inherit' });
@@ -295,9 +321,11 @@ export class ControlCenterService {
     return view;
   }
 
-  private requireRuntime(): RuntimeService {
-    if (!this.runtime) throw new Error('the control center has not started');
-    return this.runtime;
+  /** The runtime service, once start() has loaded it: an action taken in the first moments waits for it. */
+  private async requireRuntime(): Promise<RuntimeService> {
+    if (!this.starting) throw new Error('the control center has not started');
+    await this.starting;
+    return this.runtime!;
   }
 
   private async containerAction(
@@ -312,9 +340,10 @@ export class ControlCenterService {
     }
     this.progress.set(name, doing);
     this.notify(`${name}: ${doing}`, 'progress');
-    this.startEngine();
     try {
-      await work(this.requireRuntime(), (step) => {
+      const runtime = await this.requireRuntime();
+      this.startEngine();
+      await work(runtime, (step) => {
         this.progress.set(name, step);
         this.notify(`${name}: ${step}`, 'progress');
       });
@@ -340,8 +369,8 @@ export class ControlCenterService {
 
   /** Connects to the engine once; when it does not answer, says so and tries again until it does. */
   private startEngine(): void {
-    if (this.reconciler || this.closed) return;
-    const runtime = this.requireRuntime();
+    const runtime = this.runtime;
+    if (this.reconciler || this.closed || !runtime) return;
     let engine;
     try {
       engine = runtime.connect();
@@ -360,7 +389,11 @@ export class ControlCenterService {
       void this.reloadProjects().catch(() => undefined);
       this.schedulePublish();
     }));
-    this.stats = runtime.statsSampler({ intervalMs: this.options.statsIntervalMs ?? 2_000, listContainers: async () => reconciler.observedContainers() });
+    this.stats = runtime.statsSampler({
+      intervalMs: this.options.statsIntervalMs ?? 2_000,
+      // Only this registry's projects' containers: another berth's (or a leftover) of the same name must not show here.
+      listContainers: async () => [...reconciler.snapshot().containers.values()],
+    });
     this.unsubscribers.push(this.stats.subscribe((snapshot) => {
       this.statsSnapshot = snapshot;
       this.schedulePublish();
@@ -441,7 +474,8 @@ export class ControlCenterService {
       const state = project.mode === 'container' && this.reconciled
         ? lifecycleStateOf(container, { lastActive: project.lastActive, idleAfterMs: idleAfterMs ?? 3_600_000, now })
         : project.state;
-      const stats = container?.status === 'running' ? this.statsSnapshot.get(project.name) : undefined;
+      const sampled = this.statsSnapshot.get(project.name);
+      const stats = container?.status === 'running' && sampled?.containerId === container.id ? sampled : undefined;
       const turn = this.turns.get(project.name);
       const progress = this.progress.get(project.name);
       return { project, state, ...(container && { container }), ...(stats && { stats }), ...(turn && { turn }), ...(progress && { progress }) };
