@@ -16,6 +16,9 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   // shell must not blank the screen. Ink reads it when first imported: now.
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
+  // React's development build checks and records much more on every render:
+  // a screen that runs all day wants the production one (read when React loads, next).
+  process.env.NODE_ENV ??= 'production';
   const [{ runControlCenter }, { ControlCenterService }] = await Promise.all([import('../ui/run.js'), import('../services/control-center.js')]);
   const service = new ControlCenterService({ context, ...(global.engine !== undefined && { engineFlag: global.engine }) });
   // The first frame needs only the projects; the engine, the samplers and
