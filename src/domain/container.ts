@@ -43,6 +43,16 @@ export interface ObservedContainer {
   startedAt: string | null;
   finishedAt: string | null;
   limits: ContainerLimits;
+  /** The engine's last healthchecks, oldest first, when it keeps them. */
+  healthLog?: readonly HealthCheck[];
+}
+
+export interface HealthCheck {
+  /** When the check ended. */
+  time: string;
+  exitCode: number;
+  /** Its first line of output, short. */
+  output: string;
 }
 
 export interface ContainerLimits {

@@ -175,6 +175,21 @@ describe('observedFromInspect', () => {
     expect(observed).toMatchObject({ status: 'created', health: 'none', failingStreak: 0, startedAt: null, limits: { cpus: 0, pids: 0 } });
   });
 
+  it('keeps the last three healthchecks, each to its first line', () => {
+    const log = [1, 2, 3, 4].map((index) => ({
+      Start: `2026-01-02T00:0${index}:00Z`,
+      End: `2026-01-02T00:0${index}:01Z`,
+      ExitCode: index === 4 ? 1 : 0,
+      Output: index === 4 ? 'claude: not found\nsecond line\n' : '',
+    }));
+    const observed = observedFromInspect(inspectAnswer({ Status: 'running', Health: { Status: 'healthy', FailingStreak: 1, Log: log } }));
+    expect(observed.healthLog).toEqual([
+      { time: '2026-01-02T00:02:01Z', exitCode: 0, output: '' },
+      { time: '2026-01-02T00:03:01Z', exitCode: 0, output: '' },
+      { time: '2026-01-02T00:04:01Z', exitCode: 1, output: 'claude: not found' },
+    ]);
+  });
+
   it("reads Podman's words for states", () => {
     expect(observedFromInspect(inspectAnswer({ Status: 'stopped' })).status).toBe('exited');
     expect(observedFromInspect(inspectAnswer({ Status: 'configured' })).status).toBe('created');

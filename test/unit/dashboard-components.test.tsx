@@ -238,7 +238,14 @@ describe('DetailsPane', () => {
       ...project('webapp', { mode: 'container', state: 'healthy', sessionId: 'sess-1234', lastActive: new Date(NOW - 60_000).toISOString() }),
       usage: { turns: 12, tokensIn: 120_000, tokensOut: 30_400, costUsd: 1.234, agentMs: 60_000 },
     },
-    container: container('webapp', { health: 'healthy', failingStreak: 1 }),
+    container: container('webapp', {
+      health: 'healthy',
+      failingStreak: 1,
+      healthLog: [
+        { time: new Date(NOW - 70_000).toISOString(), exitCode: 1, output: 'claude: not found' },
+        { time: new Date(NOW - 10_000).toISOString(), exitCode: 0, output: '' },
+      ],
+    }),
     turn: {
       running: false,
       cancelling: false,
@@ -265,6 +272,8 @@ describe('DetailsPane', () => {
     expect(text).not.toContain('retry later');
     expect(text).toContain('usage: 12 turns · 120k in · 30k out · $1.23');
     expect(text).toContain('session: sess-1234');
+    // The engine's healthchecks, the newest first.
+    expect(text).toContain('checks: ✓ 10s ago, exit 0\n: ✗ 1m ago, exit 1: claude: not found');
   });
 
   it('shows a running turn and a workspace project plainly', () => {

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode';
-import { LABELS, type ContainerHealth, type ContainerStatus, type ObservedContainer } from '../../domain/container.js';
+import { LABELS, type ContainerHealth, type ContainerStatus, type HealthCheck, type ObservedContainer } from '../../domain/container.js';
 
 const STATUSES: readonly ContainerStatus[] = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
 const HEALTHS: readonly ContainerHealth[] = ['starting', 'healthy', 'unhealthy'];
@@ -29,7 +29,16 @@ export function observedFromInspect(info: Dockerode.ContainerInspectInfo): Obser
       // The engine says 0, -1 or null for "no limit".
       pids: Math.max(host.PidsLimit ?? 0, 0),
     },
+    ...(health?.Log && health.Log.length > 0 && { healthLog: health.Log.slice(-HEALTH_LOG_KEPT).map(healthCheckOf) }),
   };
+}
+
+/** The details pane shows a few; the engine keeps five. */
+const HEALTH_LOG_KEPT = 3;
+
+function healthCheckOf(entry: { Start: string; End: string; ExitCode: number; Output: string }): HealthCheck {
+  const output = (entry.Output ?? '').trim().split('\n')[0] ?? '';
+  return { time: entry.End || entry.Start, exitCode: entry.ExitCode, output: output.slice(0, 200) };
 }
 
 function statusOf(status: string): ContainerStatus {

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import type { TurnOutcome } from '../../../domain/chat.js';
-import type { ContainerLimits } from '../../../domain/container.js';
+import type { ContainerLimits, HealthCheck } from '../../../domain/container.js';
 import type { ProjectView, TurnView } from '../../../services/control-center-state.js';
 import { fit, formatBytes, formatCount, formatElapsed, formatLastActive, formatUptime, formatUsd, oneLine } from '../../format.js';
 import { stateLook, useTheme, type Tone } from '../../theme.js';
@@ -61,6 +61,9 @@ export function detailLines(view: ProjectView, now: number): DetailLine[] {
   });
   lines.push({ label: 'last active', value: project.lastActive ? formatLastActive(project.lastActive, now) : 'never' });
   lines.push({ label: 'session', value: project.sessionId ?? '— (the next message starts one)' });
+  // The health log last: the health line above already says whether it matters.
+  const checks = [...(container?.healthLog ?? [])].reverse();
+  checks.forEach((check, index) => lines.push(healthCheckLine(check, now, index === 0 ? 'checks' : '')));
   return lines;
 }
 
@@ -85,6 +88,13 @@ function healthLine(health: string, failingStreak: number): DetailLine {
   const failing = failingStreak > 0 ? ` · ${failingStreak} failed check${failingStreak === 1 ? '' : 's'} in a row` : '';
   const tone: Tone = health === 'unhealthy' ? 'bad' : failingStreak > 0 || health === 'starting' ? 'warn' : 'good';
   return { label: 'health', value: `${health}${failing}`, tone };
+}
+
+/** One healthcheck of the engine's log, the newest first: when, how it ended, what it said. */
+function healthCheckLine(check: HealthCheck, now: number, label: string): DetailLine {
+  const ok = check.exitCode === 0;
+  const said = check.output === '' ? '' : `: ${oneLine(check.output)}`;
+  return { label, value: `${ok ? '✓' : '✗'} ${formatLastActive(check.time, now)}, exit ${check.exitCode}${said}`, tone: ok ? 'muted' : 'bad' };
 }
 
 function turnLines(turn: TurnView | undefined, now: number): DetailLine[] {
