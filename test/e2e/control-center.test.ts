@@ -53,4 +53,33 @@ describe('berth control center in a real terminal (tmux)', () => {
     expect(restored).not.toContain('No projects yet');
     expect(restored).toContain('exit=143');
   });
+
+  it('takes its keys from the settings: a remapped key works, the old one does nothing, and the help says so', async () => {
+    const home = await tempDir();
+    expect((await runBerth(['config', 'set', 'keys.quit', 'Q'], { home })).exitCode).toBe(0);
+    expect((await runBerth(['config', 'set', 'keys.openChat', 'o'], { home })).exitCode).toBe(0);
+    await runBerth(['project', 'add', 'alpha'], { home });
+    session = await TmuxSession.start({ columns: 100, rows: 30, cwd: home, env: { BERTH_HOME: home } });
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    await session.waitFor((screen) => /alpha\s+workspace/.test(screen) && screen.includes('o chat'));
+    await session.type('?');
+    const help = await session.waitFor((screen) => screen.includes('keys — Esc or ? closes'));
+    expect(help).toMatch(/\bQ\s+quit\b/);
+    expect(help).toMatch(/\bo\s+chat with the agent/);
+    await session.press('Escape');
+    await session.waitFor((screen) => !screen.includes('keys — Esc'));
+    await session.type('q');
+    await session.type('c');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const still = await session.screen();
+    expect(still).toMatch(/alpha\s+workspace/);
+    expect(still).not.toContain('chat · alpha');
+    await session.type('o');
+    await session.waitFor((screen) => screen.includes('chat · alpha'));
+    await session.press('Escape');
+    await session.waitFor((screen) => /alpha\s+workspace/.test(screen));
+    await session.type('Q');
+    await session.waitFor((screen) => !screen.includes('alpha') && screen.trimEnd().endsWith('$'));
+  });
 });
