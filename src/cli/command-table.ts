@@ -77,6 +77,25 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./project-commands.js')).unsetProject,
   },
   {
+    words: ['sweep'],
+    args: [],
+    options: {
+      'dry-run': { type: 'boolean', summary: 'print what the policies would do, and do nothing' },
+      apply: { type: 'boolean', summary: 'also remove idle workspaces berth created, after asking (policies.workspaceMaxAge)' },
+      yes: { type: 'boolean', summary: 'with --apply: remove them without asking' },
+      json,
+    },
+    summary: 'apply the policies once: idle stop, LRU cap, health refresh, clean-up',
+    load: async () => (await import('./policy-commands.js')).sweep,
+  },
+  {
+    words: ['policies'],
+    args: [],
+    options: { json },
+    summary: 'show the policy settings in force',
+    load: async () => (await import('./policy-commands.js')).listPolicies,
+  },
+  {
     words: ['config', 'list'],
     args: [],
     options: { json },

@@ -10,8 +10,8 @@ export const AGENT_UID = 1000;
 export const AGENT_HOME = '/home/agent';
 /** Where the host's claude binary goes when `claude.mountHostCli` is on: first on the image's PATH. */
 export const HOST_CLI_TARGET = '/usr/local/bin/claude';
-/** The image's healthcheck test, run once a minute; three failures in a row make a container unhealthy. */
-export const HEALTHCHECK = { intervalMs: 60_000, retries: 3 } as const;
+/** Three failed checks in a row make a container unhealthy; the pace is container.healthInterval. */
+export const HEALTHCHECK_RETRIES = 3;
 
 /** Host files that exist and may be mounted; the runtime looks for them, this module only decides. */
 export interface HostFiles {
@@ -68,7 +68,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       nofile: Number(settings['container.nofile']),
       nproc: Number(settings['container.nproc']),
     },
-    healthcheck: { ...HEALTHCHECK },
+    healthcheck: { intervalMs: settingMs(settings, 'container.healthInterval') ?? 60_000, retries: HEALTHCHECK_RETRIES },
     env: { BERTH_PROJECT: project.name },
   };
 }
@@ -81,6 +81,11 @@ export function imageMissing(image: string): BerthError {
 /** The grace period of a graceful stop, in milliseconds. */
 export function stopTimeoutMs(settings: Settings): number {
   return settingMs(settings, 'container.stopTimeout') ?? 10_000;
+}
+
+/** The memory limit a project's container gets (container.memory). */
+export function containerMemoryBytes(settings: Settings): number {
+  return sizeSetting(settings, 'container.memory');
 }
 
 function sizeSetting(settings: Settings, key: 'container.memory'): number {

@@ -140,7 +140,9 @@ export function planPass(snapshot: PolicySnapshot): PolicyAction[] {
     }
   }
 
-  if (snapshot.lastImagePrune === null || now - snapshot.lastImagePrune >= IMAGE_PRUNE_EVERY_MS) {
+  // Images are the engine's: a berth of workspace projects only has none, and maybe no engine at all.
+  const usesEngine = snapshot.projects.some((project) => project.mode === 'container');
+  if (usesEngine && (snapshot.lastImagePrune === null || now - snapshot.lastImagePrune >= IMAGE_PRUNE_EVERY_MS)) {
     actions.push({ kind: 'prune-images', reason: snapshot.lastImagePrune === null ? 'never pruned' : 'weekly' });
   }
   return actions;

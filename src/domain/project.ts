@@ -24,6 +24,8 @@ export interface Project {
   sessionId?: string | null;
   /** Usage added up over the project's turns. */
   usage?: ProjectUsage;
+  /** A turn, shell or exec runs in it now, in the berth process `pid`: policies leave it alone. */
+  busy?: { pid: number; since: string } | null;
 }
 
 /**

@@ -95,6 +95,10 @@ export interface BuildOptions {
  */
 export interface ContainerEngine {
   info(): Promise<EngineInfo>;
+  /** The memory of the engine's host, in bytes (0 when it does not say). */
+  memoryTotal(): Promise<number>;
+  /** Removes berth's dangling images (old builds of the workspace image). */
+  pruneImages(): Promise<{ removed: number; reclaimedBytes: number }>;
   /** Every container labelled berth.managed=true, running or not. */
   listManaged(): Promise<ObservedContainer[]>;
   inspect(idOrName: string): Promise<ObservedContainer | undefined>;

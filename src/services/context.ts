@@ -5,6 +5,7 @@ import { SettingsStore } from '../store/settings-store.js';
 import { ProjectService } from './project-service.js';
 import type { ChatService } from './chat-service.js';
 import type { RuntimeService } from './runtime-service.js';
+import type { Supervisor, SupervisorDeps } from './supervisor.js';
 
 /** The services of one berth process, wired once and passed to whoever needs them. */
 export interface BerthContext {
@@ -18,6 +19,8 @@ export interface BerthContext {
   runtime(global?: { engine?: string }): Promise<RuntimeService>;
   /** Chat sessions with the projects' agents, on the same runtime. */
   chat(global?: { engine?: string }): Promise<ChatService>;
+  /** The policies' supervisor, on the same runtime; `extra` adds what a long-running berth knows (its reconciler's view, stats). */
+  supervisor(global?: { engine?: string }, extra?: Partial<SupervisorDeps>): Promise<Supervisor>;
 }
 
 export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContext {
@@ -42,6 +45,10 @@ export function createContext(env: NodeJS.ProcessEnv = process.env): BerthContex
     chat: async (global = {}) => {
       const [{ ChatService }, { agentAdapter }] = await Promise.all([import('./chat-service.js'), import('../agents/registry.js')]);
       return new ChatService({ projects, runtime: await runtime(global), paths, settings: settingsStore, audit, adapter: agentAdapter('claude'), env });
+    },
+    supervisor: async (global = {}, extra = {}) => {
+      const { Supervisor } = await import('./supervisor.js');
+      return new Supervisor({ projects, runtime: await runtime(global), settings: settingsStore, audit, paths, ...extra });
     },
   };
 }

@@ -15,7 +15,7 @@ import type { BerthPaths } from '../store/paths.js';
 import type { ProjectRegistry } from '../store/project-registry.js';
 
 /** The fields berth keeps up to date as it runs a project. */
-export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage'>>;
+export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage' | 'busy'>>;
 
 export interface AddProjectOptions {
   /** An existing folder to use as the workspace; without it berth creates one. */

@@ -2,6 +2,8 @@ import { BerthError } from '../domain/errors.js';
 import type { ObservedContainer } from '../domain/container.js';
 import { lifecycleStateOf } from '../domain/container.js';
 import type { Project } from '../domain/project.js';
+import { containerMemoryBytes } from '../domain/container-spec.js';
+import { planStart } from '../domain/policies.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
 import { connectEngine } from '../runtime/docker/connect.js';
@@ -13,6 +15,7 @@ import { WorkspaceRuntime } from '../runtime/workspace-runtime.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
+import { policySnapshot } from './policy-facts.js';
 import type { ProjectService } from './project-service.js';
 import { StatsSampler, type StatsSamplerOptions } from './stats-sampler.js';
 
@@ -45,8 +48,21 @@ export class RuntimeService {
   private engine: ContainerEngine | undefined;
   private containers: ContainerRuntime<Project> | undefined;
   private readonly workspace = new WorkspaceRuntime();
+  /** Project → turns, shells and execs running in it in this process. */
+  private readonly activeWork = new Map<string, number>();
+  private hostMemoryBytes: Promise<number> | undefined;
 
   constructor(private readonly deps: RuntimeServiceDeps) {}
+
+  /** True when the engine runs on this machine, so that its containers' workspaces are this machine's folders. */
+  engineIsLocal(): boolean {
+    return this.endpoint().address.startsWith('unix://');
+  }
+
+  /** Removes berth's dangling images. */
+  pruneImages(): Promise<{ removed: number; reclaimedBytes: number }> {
+    return this.connect().pruneImages();
+  }
 
   /** Where the engine is, as the user should read it. */
   engineEndpoint(): string {
@@ -55,15 +71,17 @@ export class RuntimeService {
 
   async up(name: string, onProgress?: (step: string) => void): Promise<ObservedContainer> {
     const project = await this.containerProject(name);
+    await this.admit(project, onProgress);
     const container = await this.containerRuntime().ensure(project, onProgress);
     await this.after(project, 'up', 'ensured running', container);
     return container;
   }
 
-  async stop(name: string): Promise<ObservedContainer | undefined> {
+  /** Stops a project's container; `action` and `reason` are what the audit log says (a policy's, or the user's). */
+  async stop(name: string, why: { action: string; reason: string } = { action: 'stop', reason: 'stopped by the user' }): Promise<ObservedContainer | undefined> {
     const project = await this.containerProject(name);
     await this.containerRuntime().stop(project);
-    return this.after(project, 'stop', 'stopped by the user');
+    return this.after(project, why.action, why.reason);
   }
 
   async restart(name: string): Promise<ObservedContainer | undefined> {
@@ -72,16 +90,35 @@ export class RuntimeService {
     return this.after(project, 'restart', 'restarted by the user');
   }
 
-  async refresh(name: string, onProgress?: (step: string) => void): Promise<ObservedContainer | undefined> {
+  async refresh(
+    name: string,
+    onProgress?: (step: string) => void,
+    reason = 'recreated by the user, workspace and agent config kept',
+  ): Promise<ObservedContainer | undefined> {
     const project = await this.containerProject(name);
     await this.containerRuntime().refresh(project, onProgress);
-    return this.after(project, 'refresh', 'recreated by the user, workspace and agent config kept');
+    return this.after(project, 'refresh', reason);
   }
 
-  async removeContainer(name: string): Promise<void> {
+  async removeContainer(name: string, reason = 'container removed by the user'): Promise<void> {
     const project = await this.containerProject(name);
     await this.containerRuntime().remove(project);
-    await this.after(project, 'remove', 'container removed by the user');
+    await this.after(project, 'remove', reason);
+  }
+
+  /** Projects with a turn, shell or exec running in this process. */
+  busyProjects(): ReadonlySet<string> {
+    return new Set(this.activeWork.keys());
+  }
+
+  /** The host's memory, for the capacity check: the engine's host when it says, else this machine's. */
+  async hostMemory(): Promise<number> {
+    return this.hostMemoryBytes ??= (async () => {
+      const fromEngine = await this.connect().memoryTotal().catch(() => 0);
+      if (fromEngine > 0) return fromEngine;
+      const { default: si } = await import('systeminformation');
+      return (await si.mem()).total;
+    })();
   }
 
   /** Runs a command where the project's agent runs: its folder, or its container (started if needed). */
@@ -89,17 +126,71 @@ export class RuntimeService {
     const project = await this.deps.projects.require(name);
     const settings = this.settingsOf(project);
     const timeoutMs = request.timeoutMs ?? settingMs(settings, 'runtime.execTimeout')!;
-    await this.deps.projects.record(name, { lastActive: new Date().toISOString() });
-    if (project.mode === 'workspace') return this.workspace.exec(project, { ...request, timeoutMs });
-    await this.containerRuntime().ensure(project);
-    return this.containerRuntime().exec(project, { ...request, timeoutMs });
+    return this.whileBusy(name, async () => {
+      if (project.mode === 'workspace') return this.workspace.exec(project, { ...request, timeoutMs });
+      await this.admit(project);
+      await this.containerRuntime().ensure(project);
+      return this.containerRuntime().exec(project, { ...request, timeoutMs });
+    });
   }
 
   async shell(name: string): Promise<number> {
     const project = await this.containerProject(name);
-    await this.containerRuntime().ensure(project);
-    await this.deps.projects.record(name, { lastActive: new Date().toISOString() });
-    return this.containerRuntime().shell(project);
+    return this.whileBusy(name, async () => {
+      await this.admit(project);
+      await this.containerRuntime().ensure(project);
+      return this.containerRuntime().shell(project);
+    });
+  }
+
+  /**
+   * Marks the project busy in the registry (with this process's pid, so other
+   * berth processes see it) while `work` runs; policies leave a busy project alone.
+   */
+  async whileBusy<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const count = (this.activeWork.get(name) ?? 0) + 1;
+    this.activeWork.set(name, count);
+    if (count === 1) await this.deps.projects.record(name, { busy: { pid: process.pid, since: new Date().toISOString() }, lastActive: new Date().toISOString() });
+    try {
+      return await work();
+    } finally {
+      const left = (this.activeWork.get(name) ?? 1) - 1;
+      if (left > 0) this.activeWork.set(name, left);
+      else {
+        this.activeWork.delete(name);
+        await this.deps.projects.record(name, { busy: null, lastActive: new Date().toISOString() }).catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Before a project's container starts: the LRU cap and the capacity check.
+   * Stops the least recently used others when the cap needs it (audited as
+   * evictions), or refuses with the reason (audited too).
+   */
+  private async admit(project: Project, onProgress?: (step: string) => void): Promise<void> {
+    const statuses = await this.statuses();
+    const own = statuses.find((status) => status.project.name === project.name);
+    if (own?.container?.status === 'running') return;
+    const settings = this.deps.settings().load();
+    const snapshot = policySnapshot({
+      projects: statuses.map((status) => status.project),
+      containers: new Map(statuses.flatMap((status) => (status.container ? [[status.project.name, status.container] as const] : []))),
+      settings,
+      now: Date.now(),
+      busyHere: this.busyProjects(),
+      lastImagePrune: null,
+    });
+    const memoryLimit = own?.container?.limits.memoryBytes || containerMemoryBytes(settingsForProject(settings, project.settings));
+    const decision = planStart(snapshot, { project: project.name, memoryLimit }, { total: await this.hostMemory() });
+    if (!decision.allowed) {
+      await this.deps.audit.append({ project: project.name, action: 'refused-start', reason: decision.reason });
+      throw new BerthError(decision.reason);
+    }
+    for (const evicted of decision.evict) {
+      onProgress?.(`stopping ${evicted.project} to make room (policies.maxRunning)`);
+      await this.stop(evicted.project, { action: 'evict', reason: evicted.reason });
+    }
   }
 
   async logs(name: string, options: { follow: boolean; signal?: AbortSignal; onChunk: (text: string) => void }): Promise<void> {

@@ -139,10 +139,12 @@ describe('clean-up', () => {
     expect(actions).toEqual([{ kind: 'remove-workspace', project: 'stale', path: '/data/workspaces/stale', reason: 'no activity for 40d (policies.workspaceMaxAge 30d)' }]);
   });
 
-  it('prunes images when never pruned, or a week after the last time', () => {
-    expect(kinds(planPass({ ...snapshot([]), lastImagePrune: null }))).toEqual(['prune-images']);
-    expect(kinds(planPass({ ...snapshot([]), lastImagePrune: NOW - 8 * DAY }))).toEqual(['prune-images']);
-    expect(planPass({ ...snapshot([]), lastImagePrune: NOW - 6 * DAY })).toEqual([]);
+  it('prunes images when never pruned, or a week after the last time, once some project uses the engine', () => {
+    const used = [project('box')];
+    expect(kinds(planPass({ ...snapshot(used), lastImagePrune: null }))).toEqual(['prune-images']);
+    expect(kinds(planPass({ ...snapshot(used), lastImagePrune: NOW - 8 * DAY }))).toEqual(['prune-images']);
+    expect(planPass({ ...snapshot(used), lastImagePrune: NOW - 6 * DAY })).toEqual([]);
+    expect(planPass({ ...snapshot([project('ws', { mode: 'workspace', container: undefined })]), lastImagePrune: null })).toEqual([]);
   });
 });
 

@@ -19,7 +19,7 @@ describe('settings schema', () => {
   it.each([
     ['policies.idleTimeout', '15', /policies\.idleTimeout: expected a duration such as 30s, 15m, 2h or 7d, got "15"/],
     ['policies.idleTimeout', 'off', /policies\.idleTimeout: expected a duration/],
-    ['policies.tick', '1s', /policies\.tick: must be between 5s and 1h/],
+    ['policies.tick', '2h', /policies\.tick: must be between 1s and 1h/],
     ['policies.maxRunning', '0', /policies\.maxRunning: must be between 1 and 1000, got 0/],
     ['policies.maxRunning', '2.5', /policies\.maxRunning: expected a whole number/],
     ['policies.maxRunning', 'five', /policies\.maxRunning: expected a whole number, got "five"/],

@@ -39,6 +39,9 @@ const KILL_SCRIPT =
 const KILL_GRACE_MS = 10_000;
 const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
+/** The label docker/Dockerfile puts on the workspace image: how berth knows its own images. */
+const WORKSPACE_IMAGE_LABEL = 'org.opencontainers.image.title';
+
 export interface DockerEngineOptions {
   /**
    * The client; without one, docker-modem's for DOCKER_HOST or the local
@@ -69,6 +72,18 @@ export class DockerEngine implements ContainerEngine {
       version: version.Version,
       apiVersion: version.ApiVersion,
     };
+  }
+
+  async memoryTotal(): Promise<number> {
+    const info = (await this.call(() => this.docker.info())) as { MemTotal?: number };
+    return info.MemTotal ?? 0;
+  }
+
+  async pruneImages(): Promise<{ removed: number; reclaimedBytes: number }> {
+    const result = await this.call(() =>
+      this.docker.pruneImages({ filters: JSON.stringify({ dangling: ['true'], label: [`${WORKSPACE_IMAGE_LABEL}=berth-workspace`] }) }),
+    );
+    return { removed: result.ImagesDeleted?.length ?? 0, reclaimedBytes: result.SpaceReclaimed ?? 0 };
   }
 
   async listManaged(): Promise<ObservedContainer[]> {
