@@ -59,6 +59,14 @@ export interface ProjectView {
   turn?: TurnView;
   /** Long work on the project now: "creating the container…", "stopping…". */
   progress?: string;
+  /** The last thing a policy did to the project in this berth. */
+  policy?: PolicyNote;
+}
+
+export interface PolicyNote {
+  /** E.g. "stopped: idle for 1h2m (policies.idleTimeout 1h)". */
+  text: string;
+  time: number;
 }
 
 export interface StatusMessage {

@@ -18,17 +18,28 @@ import type {
   ConversationView,
   EngineState,
   HostStats,
+  PolicyNote,
   ProjectView,
   StatusMessage,
   TurnView,
 } from './control-center-state.js';
 import { HostStatsSampler } from './host-stats.js';
+import type { PolicyOutcome, Supervisor } from './supervisor.js';
 import { Reconciler, type ReconcilerSnapshot } from './reconciler.js';
 import type { RuntimeService } from './runtime-service.js';
 import type { StatsSampler, StatsSnapshot } from './stats-sampler.js';
 import { lastTurnOf, turnAfter } from './turn-view.js';
 
 export type { ControlCenterSnapshot } from './control-center-state.js';
+
+const POLICY_VERBS: Record<PolicyOutcome['action']['kind'], string> = {
+  stop: 'stopped',
+  evict: 'evicted',
+  refresh: 'recreated',
+  remove: 'removed the container of',
+  'remove-workspace': 'removed the workspace of',
+  'prune-images': 'pruned images',
+};
 
 /** Streamed chat events wait this long to be drawn together. */
 const PUBLISH_DELAY_MS = 50;
@@ -75,6 +86,9 @@ export class ControlCenterService {
   private unsubscribers: Array<() => void> = [];
   private closed = false;
   private building = false;
+  private supervisor: Supervisor | undefined;
+  /** Project → the last thing a policy did to it, for its details. */
+  private readonly policyNotes = new Map<string, PolicyNote>();
   private starting: Promise<void> | undefined;
   private registryRead: Promise<void> | undefined;
 
@@ -129,7 +143,7 @@ export class ControlCenterService {
     clearTimeout(this.engineRetry);
     for (const unsubscribe of this.unsubscribers) unsubscribe();
     await this.chat?.close();
-    await Promise.all([this.host.stop(), this.stats?.stop(), this.reconciler?.stop()]);
+    await Promise.all([this.host.stop(), this.stats?.stop(), this.reconciler?.stop(), this.supervisor?.stop()]);
     await this.runtime?.close();
   }
 
@@ -398,6 +412,7 @@ export class ControlCenterService {
       this.statsSnapshot = snapshot;
       this.schedulePublish();
     }));
+    void this.startSupervisor(reconciler);
     const firstPass = (): void => {
       reconciler.start().then(
         () => {
@@ -415,6 +430,36 @@ export class ControlCenterService {
       );
     };
     firstPass();
+  }
+
+  /** The policies, applied on their tick and soon after each change the engine reports. */
+  private async startSupervisor(reconciler: Reconciler): Promise<void> {
+    const supervisor = await this.context.supervisor(
+      { ...(this.engineFlag !== undefined && { engine: this.engineFlag }) },
+      {
+        containers: () => reconciler.snapshot().containers,
+        stats: () => this.statsSnapshot,
+        busy: () => this.chat?.runningProjects() ?? [],
+        onError: (message) => this.notify(message, 'error'),
+      },
+    );
+    if (this.closed) return;
+    this.supervisor = supervisor;
+    this.unsubscribers.push(supervisor.subscribe((outcome) => this.onPolicyOutcome(outcome)));
+    this.unsubscribers.push(reconciler.subscribe(() => supervisor.poke()));
+    supervisor.start();
+  }
+
+  private onPolicyOutcome(outcome: PolicyOutcome): void {
+    const { action, result } = outcome;
+    // Planned and skipped actions are for berth sweep; the status line tells what happened.
+    if (result !== 'done' && result !== 'failed') return;
+    const project = 'project' in action ? action.project : undefined;
+    const what = `${POLICY_VERBS[action.kind]}${project ? ` ${project}` : ''}`;
+    const text = result === 'done' ? `policy: ${what}: ${action.reason}` : `policy: could not ${what}: ${outcome.detail ?? 'unknown error'}`;
+    if (project) this.policyNotes.set(project, { text: result === 'done' ? `${POLICY_VERBS[action.kind]}: ${action.reason}` : text, time: Date.now() });
+    this.notify(text, result === 'done' ? 'info' : 'error');
+    void this.reloadProjects().catch(() => undefined);
   }
 
   private async reloadProjects(): Promise<void> {
@@ -478,7 +523,16 @@ export class ControlCenterService {
       const stats = container?.status === 'running' && sampled?.containerId === container.id ? sampled : undefined;
       const turn = this.turns.get(project.name);
       const progress = this.progress.get(project.name);
-      return { project, state, ...(container && { container }), ...(stats && { stats }), ...(turn && { turn }), ...(progress && { progress }) };
+      const policy = this.policyNotes.get(project.name);
+      return {
+        project,
+        state,
+        ...(container && { container }),
+        ...(stats && { stats }),
+        ...(turn && { turn }),
+        ...(progress && { progress }),
+        ...(policy && { policy }),
+      };
     });
     return {
       engine: { address: this.engineAddress(), status: this.engineState },

@@ -211,6 +211,20 @@ describeWithDocker('the control center service with a real engine', () => {
     expect(stopped.status?.text).toMatch(/boat stopped/);
   });
 
+  it('applies the policies by itself: an idle container is stopped, and the status line and the details say why', async () => {
+    context.settings().set('policies.idleTimeout', '2s');
+    context.settings().set('policies.tick', '1s');
+    await relay.open();
+    service = new ControlCenterService({ context, engineFlag: relay.address, statsIntervalMs: 500 });
+    await service.start();
+    await service.startOrStop('boat');
+    const stopped = await until((snapshot) => viewOf(snapshot, 'boat')?.state === 'stopped', 30_000);
+    const view = viewOf(stopped, 'boat')!;
+    expect(view.policy?.text).toMatch(/^stopped: idle for \d+s \(policies.idleTimeout 2s\)$/);
+    const said = await until((snapshot) => snapshot.status?.text.startsWith('policy: stopped boat') === true);
+    expect(said.status!.level).toBe('info');
+  });
+
   it('says the engine is unreachable, then recovers by itself when it answers again', async () => {
     service = new ControlCenterService({ context, engineFlag: relay.address });
     await service.start();

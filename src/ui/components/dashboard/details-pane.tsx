@@ -52,6 +52,7 @@ export function detailLines(view: ProjectView, now: number): DetailLine[] {
     }
   }
   lines.push(...turnLines(turn, now));
+  if (view.policy) lines.push({ label: 'policy', value: `${view.policy.text} (${formatLastActive(new Date(view.policy.time).toISOString(), now)})`, tone: 'warn' });
   const usage = project.usage;
   lines.push({
     label: 'usage',
