@@ -181,6 +181,8 @@ export interface StartRequest {
 
 export interface HostMemory {
   total: number;
+  /** Free plus reclaimable now, when known: told in a refusal, never a reason for one (limits are caps, not reservations). */
+  available?: number;
 }
 
 export type StartDecision =
@@ -225,7 +227,8 @@ export function planStart(snapshot: PolicySnapshot, request: StartRequest, host:
       allowed: false,
       reason:
         `cannot start ${request.project}: its ${gib(request.memoryLimit)} would commit ${gib(committed)} of ${gib(allowedBytes)} ` +
-        `(policies.maxCommit ${limits.maxCommitPercent}% of ${gib(host.total)})` +
+        `(policies.maxCommit ${limits.maxCommitPercent}% of ${gib(host.total)}` +
+        `${host.available !== undefined ? `, ${gib(host.available)} available now` : ''})` +
         (biggest.length > 0 ? `; the most is held by ${biggest.join(', ')}` : ''),
     };
   }

@@ -111,6 +111,15 @@ export class RuntimeService {
     return new Set(this.activeWork.keys());
   }
 
+  /** The host's memory and, for a local engine, what is available now (systeminformation). */
+  private async hostMemoryNow(): Promise<{ total: number; available?: number }> {
+    const total = await this.hostMemory();
+    if (!this.engineIsLocal()) return { total };
+    const { default: si } = await import('systeminformation');
+    const available = await si.mem().then((memory) => memory.available, () => undefined);
+    return available === undefined ? { total } : { total, available };
+  }
+
   /** The host's memory, for the capacity check: the engine's host when it says, else this machine's. */
   async hostMemory(): Promise<number> {
     return this.hostMemoryBytes ??= (async () => {
@@ -169,9 +178,10 @@ export class RuntimeService {
    * evictions), or refuses with the reason (audited too).
    */
   private async admit(project: Project, onProgress?: (step: string) => void): Promise<void> {
+    // The common case, a container that runs: one inspect, no list.
+    if ((await this.containerRuntime().status(project))?.status === 'running') return;
     const statuses = await this.statuses();
     const own = statuses.find((status) => status.project.name === project.name);
-    if (own?.container?.status === 'running') return;
     const settings = this.deps.settings().load();
     const snapshot = policySnapshot({
       projects: statuses.map((status) => status.project),
@@ -182,7 +192,7 @@ export class RuntimeService {
       lastImagePrune: null,
     });
     const memoryLimit = own?.container?.limits.memoryBytes || containerMemoryBytes(settingsForProject(settings, project.settings));
-    const decision = planStart(snapshot, { project: project.name, memoryLimit }, { total: await this.hostMemory() });
+    const decision = planStart(snapshot, { project: project.name, memoryLimit }, await this.hostMemoryNow());
     if (!decision.allowed) {
       await this.deps.audit.append({ project: project.name, action: 'refused-start', reason: decision.reason });
       throw new BerthError(decision.reason);

@@ -97,7 +97,7 @@ describe('berth config', () => {
   it.each([
     ['a wrong type', '{"policies": {"maxRunning": "many"}}', /policies\.maxRunning: expected a whole number/],
     ['an unknown key', '{"policies": {"maxRuning": 3}}', /unknown setting "policies\.maxRuning"/],
-    ['an out-of-range value', '{"policies": {"tick": "1s"}}', /policies\.tick: must be between 5s and 1h/],
+    ['an out-of-range value', '{"policies": {"tick": "2h"}}', /policies\.tick: must be between 1s and 1h/],
     ['malformed JSON', '{"policies": ', /is not valid JSON/],
   ])('refuses a settings file with %s when it is loaded, naming the file, and keeps it', async (_what, content, message) => {
     const home = await tempDir();

@@ -177,10 +177,10 @@ describe('starting a container', () => {
       project('mid', { container: container({ memoryLimit: 4 * GIB }) }),
       project('off', { container: container({ status: 'exited', memoryLimit: 16 * GIB }) }),
     ];
-    const decision = planStart(snapshot(projects, { maxCommitPercent: 50 }), { project: 'new', memoryLimit: 2 * GIB }, host);
+    const decision = planStart(snapshot(projects, { maxCommitPercent: 50 }), { project: 'new', memoryLimit: 2 * GIB }, { ...host, available: 20 * GIB });
     expect(decision).toEqual({
       allowed: false,
-      reason: 'cannot start new: its 2.0G would commit 14G of 12G (policies.maxCommit 50% of 24G); the most is held by big 8.0G, mid 4.0G',
+      reason: 'cannot start new: its 2.0G would commit 14G of 12G (policies.maxCommit 50% of 24G, 20G available now); the most is held by big 8.0G, mid 4.0G',
     });
     expect(planStart(snapshot(projects, { maxCommitPercent: 60 }), { project: 'new', memoryLimit: 2 * GIB }, host)).toMatchObject({ allowed: true });
   });
