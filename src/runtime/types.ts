@@ -97,6 +97,11 @@ export interface ContainerEngine {
   info(): Promise<EngineInfo>;
   /** The memory of the engine's host, in bytes (0 when it does not say). */
   memoryTotal(): Promise<number>;
+  /**
+   * Runs a container's healthcheck now, for engines that do not run them by
+   * themselves (Podman without systemd); resolves false where the engine does.
+   */
+  runHealthcheck(id: string): Promise<boolean>;
   /** Removes berth's dangling images (old builds of the workspace image). */
   pruneImages(): Promise<{ removed: number; reclaimedBytes: number }>;
   /** Every container labelled berth.managed=true, running or not. */

@@ -125,7 +125,10 @@ export class Supervisor {
     const { runtime } = this.deps;
     const settings = this.deps.settings().load();
     const projects = await this.deps.projects.list();
-    const containers = this.deps.containers?.() ?? (await this.listContainers());
+    let containers = this.deps.containers?.() ?? (await this.listContainers());
+    const running = [...containers.values()].filter((container) => container.status === 'running').map((container) => container.id);
+    // Where the engine does not run healthchecks (Podman without systemd), each pass runs them, then reads the health again.
+    if (running.length > 0 && (await runtime.runHealthchecks(running)) > 0 && !this.deps.containers) containers = await this.listContainers();
     const state = await this.readState();
     const snapshot = policySnapshot({
       projects,

@@ -1,9 +1,11 @@
 // Project containers on Podman, through its Docker-compatible socket: the same
 // lifecycle suite as on Docker, then what differs on Podman. scripts/setup-podman.sh
 // makes Podman answer at /run/podman/podman.sock (BERTH_PODMAN_HOST to point elsewhere).
+import { execa } from 'execa';
 import { expect, it } from 'vitest';
 import { connectEngine, createDockerode } from '../../src/runtime/docker/connect.js';
-import { createDockerClient } from '../helpers/engine.js';
+import { DockerEngine } from '../../src/runtime/docker/docker-engine.js';
+import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
 import { defineLifecycleSuite } from '../helpers/lifecycle-suite.js';
 import { PODMAN_ADDRESS, copyImage, describeWithEngine } from '../helpers/podman.js';
 import { TEST_WORKSPACE_IMAGE, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
@@ -33,5 +35,27 @@ await describeWithEngine(PODMAN_ADDRESS, 'container runtime on Podman', (endpoin
     const { stdout, exitCode } = await fixture.run(runtime, project, 'exec bash -c "ulimit -Sn; ulimit -Hn; ulimit -Su; ulimit -Hu"');
     expect(exitCode).toBe(0);
     expect(stdout).toBe('1536\n1536\n768\n768\n');
+  });
+
+  // Without systemd Podman never runs a healthcheck by itself: a container stays `starting`. berth runs them.
+  it('podman: berth runs the healthcheck the engine does not, and the container becomes healthy', async () => {
+    const engine = connectEngine(endpoint);
+    const runtime = fixture.newRuntime({});
+    const project = await fixture.newProject('health');
+    // The image's check wants a git repository at /workspace, as berth's workspaces are.
+    await execa('git', ['init', '--quiet', project.path]);
+    const container = await runtime.ensure(project);
+    expect((await engine.inspect(container.id))?.health).toBe('starting');
+    expect((await engine.inspect(container.id))?.healthLog ?? []).toEqual([]);
+    expect(await engine.runHealthcheck(container.id)).toBe(true);
+    const checked = await engine.inspect(container.id);
+    expect(checked?.healthLog, 'the check ran and was logged').toEqual([expect.objectContaining({ exitCode: 0 })]);
+    expect(checked?.health).toBe('healthy');
+  });
+});
+
+describeWithDocker('healthchecks on Docker', () => {
+  it('docker: runs its own healthchecks, so berth runs none', async () => {
+    expect(await new DockerEngine({ docker: createDockerClient() }).runHealthcheck('no-such-container')).toBe(false);
   });
 });

@@ -41,6 +41,8 @@ const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACC
 
 /** The label docker/Dockerfile puts on the workspace image: how berth knows its own images. */
 const WORKSPACE_IMAGE_LABEL = 'org.opencontainers.image.title';
+/** Any version Podman 4 serves its libpod API under. */
+const LIBPOD_VERSION_PREFIX = '/v4.0.0';
 
 export interface DockerEngineOptions {
   /**
@@ -56,6 +58,7 @@ export interface DockerEngineOptions {
 export class DockerEngine implements ContainerEngine {
   readonly docker: Dockerode;
   private readonly endpointOption: string | undefined;
+  private product: Promise<string> | undefined;
 
   constructor(options: DockerEngineOptions = {}) {
     this.docker = options.docker ?? new Dockerode();
@@ -77,6 +80,24 @@ export class DockerEngine implements ContainerEngine {
   async memoryTotal(): Promise<number> {
     const info = (await this.call(() => this.docker.info())) as { MemTotal?: number };
     return info.MemTotal ?? 0;
+  }
+
+  async runHealthcheck(id: string): Promise<boolean> {
+    this.product ??= this.info().then((info) => info.product);
+    if ((await this.product) !== 'podman') return false;
+    // Podman runs healthchecks from systemd timers; without systemd only this libpod call runs one.
+    // Podman answers libpod paths only under a version; docker-modem adds its own when it has one.
+    const versioned = (this.docker.modem as { version?: string }).version ? '' : LIBPOD_VERSION_PREFIX;
+    await this.call(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          this.docker.modem.dial(
+            { path: `${versioned}/libpod/containers/${encodeURIComponent(id)}/healthcheck`, method: 'GET', statusCodes: { 200: true, 404: 'no such container', 409: 'no healthcheck or not running', 500: 'server error' } },
+            (error: unknown) => (error ? reject(error) : resolve()),
+          );
+        }),
+    );
+    return true;
   }
 
   async pruneImages(): Promise<{ removed: number; reclaimedBytes: number }> {
