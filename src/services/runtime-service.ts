@@ -85,11 +85,7 @@ export class RuntimeService {
   }
 
   async up(name: string, onProgress?: (step: string) => void): Promise<ObservedContainer> {
-    const project = await this.containerProject(name);
-    await this.admit(project, onProgress);
-    const container = await this.containerRuntime().ensure(project, onProgress);
-    await this.after(project, 'up', 'ensured running', container);
-    return container;
+    return this.ensureStarted(await this.containerProject(name), onProgress);
   }
 
   /** Stops a project's container; `action` and `reason` are what the audit log says (a policy's, or the user's). */
@@ -152,8 +148,7 @@ export class RuntimeService {
     const timeoutMs = request.timeoutMs ?? settingMs(settings, 'runtime.execTimeout')!;
     return this.whileBusy(name, async () => {
       if (project.mode === 'workspace') return this.workspace.exec(project, { ...request, timeoutMs });
-      await this.admit(project);
-      await this.containerRuntime().ensure(project);
+      await this.ensureStarted(project);
       return this.containerRuntime().exec(project, { ...request, timeoutMs });
     });
   }
@@ -161,8 +156,7 @@ export class RuntimeService {
   async shell(name: string): Promise<number> {
     const project = await this.containerProject(name);
     return this.whileBusy(name, async () => {
-      await this.admit(project);
-      await this.containerRuntime().ensure(project);
+      await this.ensureStarted(project);
       return this.containerRuntime().shell(project);
     });
   }
@@ -187,14 +181,22 @@ export class RuntimeService {
     }
   }
 
+  /** The project's container, running: started (after the policies' admission, and audited) when it was not. */
+  private async ensureStarted(project: Project, onProgress?: (step: string) => void): Promise<ObservedContainer> {
+    const before = await this.containerRuntime().status(project);
+    if (before?.status === 'running') return before;
+    await this.admit(project, onProgress);
+    const container = await this.containerRuntime().ensure(project, onProgress);
+    await this.after(project, 'start', before ? 'started' : 'created and started', container);
+    return container;
+  }
+
   /**
    * Before a project's container starts: the LRU cap and the capacity check.
    * Stops the least recently used others when the cap needs it (audited as
    * evictions), or refuses with the reason (audited too).
    */
   private async admit(project: Project, onProgress?: (step: string) => void): Promise<void> {
-    // The common case, a container that runs: one inspect, no list.
-    if ((await this.containerRuntime().status(project))?.status === 'running') return;
     const statuses = await this.statuses();
     const own = statuses.find((status) => status.project.name === project.name);
     const settings = this.deps.settings().load();
