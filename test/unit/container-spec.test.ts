@@ -190,6 +190,10 @@ describe('observedFromInspect', () => {
     ]);
   });
 
+  it('says nothing of the health of a container that does not run (Docker leaves its last word there)', () => {
+    expect(observedFromInspect(inspectAnswer({ Status: 'exited', Health: { Status: 'unhealthy', FailingStreak: 0 } })).health).toBe('none');
+  });
+
   it("reads Podman's words for states", () => {
     expect(observedFromInspect(inspectAnswer({ Status: 'stopped' })).status).toBe('exited');
     expect(observedFromInspect(inspectAnswer({ Status: 'configured' })).status).toBe('created');

@@ -18,7 +18,8 @@ export function observedFromInspect(info: Dockerode.ContainerInspectInfo): Obser
     workspace: labels[LABELS.workspace] ?? '',
     image: info.Config.Image,
     status: statusOf(info.State.Status),
-    health: HEALTHS.find((known) => known === health?.Status) ?? 'none',
+    // Docker leaves a stopped container's health at its last word, often `unhealthy`: it means nothing then.
+    health: info.State.Status === 'running' ? (HEALTHS.find((known) => known === health?.Status) ?? 'none') : 'none',
     failingStreak: health?.FailingStreak ?? 0,
     createdAt: labels[LABELS.created] ?? info.Created,
     startedAt: timeOrNull(info.State.StartedAt),
