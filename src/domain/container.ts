@@ -7,6 +7,8 @@ export const LABELS = {
   project: 'berth.project',
   workspace: 'berth.workspace',
   created: 'berth.created',
+  /** On a warm container: its pool slot. */
+  pool: 'berth.pool',
 } as const;
 
 /** `berth-<name>-<12 hex of sha256(workspace path)>`: stable for a project, distinct per workspace. */
@@ -45,6 +47,8 @@ export interface ObservedContainer {
   limits: ContainerLimits;
   /** The engine's last healthchecks, oldest first, when it keeps them. */
   healthLog?: readonly HealthCheck[];
+  /** A warm container's pool slot (it may have been adopted by a project since). */
+  pool?: string;
 }
 
 export interface HealthCheck {
@@ -103,4 +107,6 @@ export interface ContainerSpec {
   limits: ContainerLimits & { nofile: number; nproc: number };
   healthcheck: { intervalMs: number; retries: number };
   env: Record<string, string>;
+  /** `rslave` for a warm container: host mounts made later onto its folders appear inside. */
+  propagation?: 'rslave';
 }

@@ -64,7 +64,9 @@ export type PolicyAction =
   | { kind: 'remove'; project: string; reason: string }
   /** Removes the project and the workspace berth created for it: only ever after the user confirms. */
   | { kind: 'remove-workspace'; project: string; reason: string; path: string }
-  | { kind: 'prune-images'; reason: string };
+  | { kind: 'prune-images'; reason: string }
+  /** Reported by the supervisor after it tops up the warm pool; no policy plans it. */
+  | { kind: 'warm'; reason: string };
 
 /** Thresholds of the health refresh, from the issue that set them. */
 export const HEALTH = {

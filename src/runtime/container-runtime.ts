@@ -20,6 +20,7 @@ import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './containe
 import { ContainerNameTaken } from './errors.js';
 import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
 import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
+import type { WarmPool } from './warm-pool.js';
 
 const WORKDIR = '/workspace';
 const ADOPT_TRIES = 50;
@@ -44,6 +45,9 @@ export interface ContainerRuntimeOptions<P extends ContainerProject> {
   hostHome?: string;
   /** For PATH, when looking for the host's claude binary. */
   env?: NodeJS.ProcessEnv;
+  /** Warm containers to take instead of creating one, for the projects `usesPool` allows. */
+  pool?: Pick<WarmPool, 'take' | 'remount' | 'release'>;
+  usesPool?: (project: P) => boolean;
 }
 
 export type Progress = (step: string) => void;
@@ -164,7 +168,9 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       await this.engine.remove(container.id);
       container = undefined;
     }
-    container ??= await this.create(project, onProgress);
+    container ??= (await this.takeWarm(project, onProgress)) ?? (await this.create(project, onProgress));
+    // An adopted warm container sees the project's folders through host mounts, which a reboot undoes.
+    if (container.pool !== undefined) await this.options.pool?.remount(container.id);
     if (container.status === 'running' || container.status === 'restarting') return container;
     if (container.status === 'paused') throw new BerthError(`container ${name} is paused: docker unpause ${name} resumes it`);
     onProgress?.(`starting ${name}`);
@@ -172,6 +178,19 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     const started = await this.engine.inspect(container.id);
     if (!started) throw new BerthError(`container ${name} was removed while it started`);
     return started;
+  }
+
+  /** A waiting warm container made the project's, when the pool has one and the project may use it. */
+  private async takeWarm(project: P, onProgress?: Progress): Promise<ObservedContainer | undefined> {
+    const { pool, usesPool } = this.options;
+    if (!pool || !usesPool?.(project)) return undefined;
+    await checkWorkspace(project.path);
+    if (project.ownsWorkspace === true) await handWorkspaceToAgent(project.path);
+    const agentConfigDir = agentConfigDirOf(this.options.paths.home, project.name);
+    await prepareAgentConfigDir(agentConfigDir);
+    const taken = await pool.take({ name: project.name, workspace: project.path }, agentConfigDir, containerName(project));
+    if (taken) onProgress?.(`took a warm container from the pool for ${project.name}`);
+    return taken;
   }
 
   private async create(project: P, onProgress?: Progress): Promise<ObservedContainer> {
@@ -225,6 +244,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (!container) return;
     onProgress?.(`removing ${container.name}`);
     await this.engine.remove(container.id);
+    if (container.pool !== undefined) await this.options.pool?.release(container.id);
   }
 
   /** Runs `action` after every earlier action on the same project has settled. */

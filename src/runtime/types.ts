@@ -102,6 +102,7 @@ export interface ContainerEngine {
    * themselves (Podman without systemd); resolves false where the engine does.
    */
   runHealthcheck(id: string): Promise<boolean>;
+  rename(id: string, name: string): Promise<void>;
   /** Removes berth's dangling images (old builds of the workspace image). */
   pruneImages(): Promise<{ removed: number; reclaimedBytes: number }>;
   /** Every container labelled berth.managed=true, running or not. */

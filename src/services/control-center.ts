@@ -39,6 +39,7 @@ const POLICY_VERBS: Record<PolicyOutcome['action']['kind'], string> = {
   remove: 'removed the container of',
   'remove-workspace': 'removed the workspace of',
   'prune-images': 'pruned images',
+  warm: 'warm pool',
 };
 
 /** Streamed chat events wait this long to be drawn together. */
@@ -452,6 +453,7 @@ export class ControlCenterService {
 
   private onPolicyOutcome(outcome: PolicyOutcome): void {
     const { action, result } = outcome;
+    if (result === 'skipped' && action.kind === 'warm') return this.notify(`warm pool off: ${outcome.detail ?? ''}`);
     // Planned and skipped actions are for berth sweep; the status line tells what happened.
     if (result !== 'done' && result !== 'failed') return;
     const project = 'project' in action ? action.project : undefined;

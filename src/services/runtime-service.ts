@@ -2,7 +2,8 @@ import { BerthError } from '../domain/errors.js';
 import type { ObservedContainer } from '../domain/container.js';
 import { lifecycleStateOf } from '../domain/container.js';
 import type { Project } from '../domain/project.js';
-import { containerMemoryBytes } from '../domain/container-spec.js';
+import path from 'node:path';
+import { buildContainerSpec, containerMemoryBytes } from '../domain/container-spec.js';
 import { planStart } from '../domain/policies.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -11,6 +12,7 @@ import { resolveEngineEndpoint } from '../runtime/engine-endpoint.js';
 import type { ContainerEngine, ExecOutcome, ExecRequest, StatsSample } from '../runtime/types.js';
 import { localCaCertificates } from '../runtime/local-ca.js';
 import type { UrlLease } from '../runtime/loopback-bridge.js';
+import { AdoptionStore, WarmPool } from '../runtime/warm-pool.js';
 import { WorkspaceRuntime } from '../runtime/workspace-runtime.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
@@ -51,8 +53,12 @@ export class RuntimeService {
   /** Project → turns, shells and execs running in it in this process. */
   private readonly activeWork = new Map<string, number>();
   private hostMemoryBytes: Promise<number> | undefined;
+  private readonly adoptions: AdoptionStore;
+  private pool: WarmPool | undefined;
 
-  constructor(private readonly deps: RuntimeServiceDeps) {}
+  constructor(private readonly deps: RuntimeServiceDeps) {
+    this.adoptions = new AdoptionStore(path.join(deps.paths.home, 'pool', 'adopted.json'));
+  }
 
   /** True when the engine runs on this machine, so that its containers' workspaces are this machine's folders. */
   engineIsLocal(): boolean {
@@ -187,7 +193,8 @@ export class RuntimeService {
     if (before?.status === 'running') return before;
     await this.admit(project, onProgress);
     const container = await this.containerRuntime().ensure(project, onProgress);
-    await this.after(project, 'start', before ? 'started' : 'created and started', container);
+    const adopted = !before && container.pool !== undefined;
+    await this.after(project, adopted ? 'adopt' : 'start', adopted ? 'took a warm container from the pool (policies.warmPool)' : before ? 'started' : 'created and started', container);
     return container;
   }
 
@@ -293,7 +300,7 @@ export class RuntimeService {
 
   /** The engine, connected on first use: commands that need none never touch it. */
   connect(): ContainerEngine {
-    return (this.engine ??= connectEngine(this.endpoint()));
+    return (this.engine ??= connectEngine(this.endpoint(), { owners: this.adoptions }));
   }
 
   private endpoint() {
@@ -305,7 +312,46 @@ export class RuntimeService {
     return (this.containers ??= new ContainerRuntime<Project>(this.connect(), {
       paths: this.deps.paths,
       settingsFor: (project) => this.settingsOf(project),
+      pool: this.warmPool(),
+      // A warm container has berth's settings: a project that overrides its container's keeps its own.
+      usesPool: (project) => Number(this.deps.settings().load()['policies.warmPool']) > 0 && !Object.keys(project.settings ?? {}).some((key) => key.startsWith('container.')),
     }));
+  }
+
+  /** The warm pool of this berth's engine; it says why when it cannot work here. */
+  private warmPool(): WarmPool {
+    return (this.pool ??= new WarmPool(this.connect(), {
+      home: this.deps.paths.home,
+      engineIsLocal: this.engineIsLocal(),
+      adoptions: this.adoptions,
+      specFor: async (folders) =>
+        buildContainerSpec({
+          project: { name: 'pool', path: folders.workspace },
+          settings: this.deps.settings().load(),
+          agentConfigDir: folders.agentConfigDir,
+          hostFiles: {},
+          createdAt: new Date(),
+        }),
+    }));
+  }
+
+  /**
+   * Keeps policies.warmPool warm containers waiting (creating or removing
+   * some), each change audited; says in one line why, when the pool cannot work here.
+   */
+  async maintainWarmPool(): Promise<{ created: number; removed: number; unavailable?: string }> {
+    const size = Number(this.deps.settings().load()['policies.warmPool']);
+    const pool = this.warmPool();
+    if (size > 0) {
+      const unavailable = await pool.unavailable();
+      if (unavailable) return { created: 0, removed: 0, unavailable };
+    } else if ((await pool.waiting().catch(() => [])).length === 0) {
+      return { created: 0, removed: 0 };
+    }
+    const change = await pool.fill(size);
+    for (const id of change.created) await this.deps.audit.append({ project: '', action: 'warm', reason: `policies.warmPool is ${size}: a warm container is waiting`, container: id.slice(0, 12) });
+    for (const id of change.removed) await this.deps.audit.append({ project: '', action: 'unwarm', reason: `policies.warmPool is ${size}: one fewer waits`, container: id.slice(0, 12) });
+    return { created: change.created.length, removed: change.removed.length };
   }
 
   private settingsOf(project: Project): Settings {

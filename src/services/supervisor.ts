@@ -68,6 +68,8 @@ export class Supervisor {
   private soon: NodeJS.Timeout | undefined;
   private running: Promise<PolicyOutcome[]> | undefined;
   private stopped = false;
+  /** The pool's reason for being off is said once per berth, not on every tick. */
+  private poolUnavailableSaid = false;
 
   constructor(private readonly deps: SupervisorDeps) {
     this.now = deps.now ?? Date.now;
@@ -151,7 +153,14 @@ export class Supervisor {
       outcomes.push(outcome);
       this.emit(outcome);
     }
-    if (!options.dryRun) await this.writeState(state);
+    if (!options.dryRun) {
+      await this.writeState(state);
+      const warm = await this.warmPool();
+      if (warm) {
+        outcomes.push(warm);
+        this.emit(warm);
+      }
+    }
     return outcomes;
   }
 
@@ -195,6 +204,23 @@ export class Supervisor {
       return { action, result: 'done' };
     } catch (error) {
       return { action, result: 'failed', detail: messageOf(error) };
+    }
+  }
+
+  /** Tops up the warm pool; an outcome only when something changed or it cannot work here. */
+  private async warmPool(): Promise<PolicyOutcome | undefined> {
+    try {
+      const change = await this.deps.runtime.maintainWarmPool();
+      if (change.unavailable) {
+        if (this.poolUnavailableSaid) return undefined;
+        this.poolUnavailableSaid = true;
+        return { action: { kind: 'warm', reason: 'policies.warmPool' }, result: 'skipped', detail: change.unavailable };
+      }
+      if (change.created + change.removed === 0) return undefined;
+      const reason = `policies.warmPool: ${change.created} created, ${change.removed} removed`;
+      return { action: { kind: 'warm', reason }, result: 'done' };
+    } catch (error) {
+      return { action: { kind: 'warm', reason: 'policies.warmPool' }, result: 'failed', detail: messageOf(error) };
     }
   }
 

@@ -15,7 +15,7 @@ import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { BerthError } from '../../domain/errors.js';
 import type { EngineEndpoint, SshAuth, SshEndpoint, TcpEndpoint } from '../engine-endpoint.js';
 import { EngineUnavailable } from '../errors.js';
-import { DockerEngine } from './docker-engine.js';
+import { DockerEngine, type DockerEngineOptions } from './docker-engine.js';
 
 /** How long a TCP connect or an SSH handshake may take before the engine counts as unreachable. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -31,8 +31,8 @@ export interface ConnectOptions {
  * The engine at `endpoint`. Nothing is dialled yet: the first call does, and
  * fails with EngineUnavailable naming the address when nothing answers.
  */
-export function connectEngine(endpoint: EngineEndpoint, options: ConnectOptions = {}): DockerEngine {
-  return new DockerEngine({ docker: createDockerode(endpoint, options), endpoint: endpoint.address });
+export function connectEngine(endpoint: EngineEndpoint, options: ConnectOptions & Pick<DockerEngineOptions, 'owners'> = {}): DockerEngine {
+  return new DockerEngine({ docker: createDockerode(endpoint, options), endpoint: endpoint.address, ...(options.owners && { owners: options.owners }) });
 }
 
 /** A dockerode client for exactly this endpoint, whatever DOCKER_HOST says. */

@@ -15,9 +15,10 @@ const KEEP_ALIVE = ['sleep', 'infinity'];
 export function createOptionsOf(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
   const { limits } = spec;
   // Mounts (not Binds): a missing bind source is an error instead of a folder the engine creates as root.
+  const propagation = spec.propagation && { BindOptions: { Propagation: spec.propagation } };
   const mounts: Dockerode.MountSettings[] = [
-    { Type: 'bind', Source: spec.workspace, Target: WORKSPACE_TARGET, ReadOnly: false },
-    { Type: 'bind', Source: spec.agentConfigDir, Target: AGENT_CONFIG_TARGET, ReadOnly: false },
+    { Type: 'bind', Source: spec.workspace, Target: WORKSPACE_TARGET, ReadOnly: false, ...propagation },
+    { Type: 'bind', Source: spec.agentConfigDir, Target: AGENT_CONFIG_TARGET, ReadOnly: false, ...propagation },
     ...spec.readOnlyMounts.map(({ source, target }): Dockerode.MountSettings => ({
       Type: 'bind',
       Source: source,

@@ -52,17 +52,21 @@ export interface DockerEngineOptions {
   docker?: Dockerode;
   /** Where the engine is (`unix:///…`, `tcp://host:port`, `ssh://user@host`), for messages; else read from the client. */
   endpoint?: string;
+  /** Who owns an adopted warm container (see runtime/warm-pool.ts). */
+  owners?: { owner(containerId: string): { project: string; workspace: string } | undefined };
 }
 
 /** berth's containers on Docker (or an engine speaking its API), through dockerode. */
 export class DockerEngine implements ContainerEngine {
   readonly docker: Dockerode;
   private readonly endpointOption: string | undefined;
+  private readonly owners: DockerEngineOptions['owners'];
   private product: Promise<string> | undefined;
 
   constructor(options: DockerEngineOptions = {}) {
     this.docker = options.docker ?? new Dockerode();
     this.endpointOption = options.endpoint;
+    this.owners = options.owners;
   }
 
   async info(): Promise<EngineInfo> {
@@ -100,6 +104,10 @@ export class DockerEngine implements ContainerEngine {
     return true;
   }
 
+  async rename(id: string, name: string): Promise<void> {
+    await this.call(() => this.docker.getContainer(id).rename({ name }));
+  }
+
   async pruneImages(): Promise<{ removed: number; reclaimedBytes: number }> {
     const result = await this.call(() =>
       this.docker.pruneImages({ filters: JSON.stringify({ dangling: ['true'], label: [`${WORKSPACE_IMAGE_LABEL}=berth-workspace`] }) }),
@@ -118,7 +126,10 @@ export class DockerEngine implements ContainerEngine {
 
   async inspect(idOrName: string): Promise<ObservedContainer | undefined> {
     try {
-      return observedFromInspect(await this.docker.getContainer(idOrName).inspect());
+      const observed = observedFromInspect(await this.docker.getContainer(idOrName).inspect());
+      // A warm container adopted by a project keeps its pool labels: the adoption record says whose it is.
+      const owner = this.owners?.owner(observed.id);
+      return owner ? { ...observed, ...owner } : observed;
     } catch (error) {
       if (isGone(error)) return undefined;
       throw await this.translate(error);

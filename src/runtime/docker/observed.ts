@@ -30,6 +30,7 @@ export function observedFromInspect(info: Dockerode.ContainerInspectInfo): Obser
       // The engine says 0, -1 or null for "no limit".
       pids: Math.max(host.PidsLimit ?? 0, 0),
     },
+    ...(labels[LABELS.pool] && { pool: labels[LABELS.pool] }),
     ...(health?.Log && health.Log.length > 0 && { healthLog: health.Log.slice(-HEALTH_LOG_KEPT).map(healthCheckOf) }),
   };
 }
