@@ -133,8 +133,10 @@ export class WarmPool {
   async fill(size: number): Promise<PoolChange> {
     const change: PoolChange = { created: [], removed: [] };
     if (size > 0 && (await this.unavailable()) !== undefined) return change;
-    const waiting = await this.waiting();
-    for (const extra of waiting.slice(size)) {
+    const all = await this.waiting();
+    // One that stopped (a reboot, a docker stop) is no longer warm: replaced, not counted.
+    const waiting = all.filter((container) => container.status === 'running');
+    for (const extra of [...all.filter((container) => container.status !== 'running'), ...waiting.slice(size)]) {
       await this.engine.remove(extra.id);
       await rm(this.slotFolder(extra.pool!), { recursive: true, force: true });
       change.removed.push(extra.id);

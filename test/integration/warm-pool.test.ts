@@ -147,6 +147,11 @@ describeWithDocker('the warm pool with a real engine', () => {
     expect(outcomes).toContainEqual({ action: { kind: 'warm', reason: 'policies.warmPool: 1 created, 0 removed' }, result: 'done' });
     expect(await poolContainers()).toHaveLength(1);
     expect((await supervisor.pass()).filter((outcome) => outcome.action.kind === 'warm')).toEqual([]);
+    // A warm container that stopped (a reboot, say) is no longer warm: replaced.
+    const [stopped] = await poolContainers();
+    await docker.getContainer(stopped!.Id).stop({ t: 0 });
+    expect(await runtime.maintainWarmPool()).toEqual({ created: 1, removed: 1 });
+    expect((await poolContainers()).map((info) => info.State)).toEqual(['running']);
     const audit = await readFile(path.join(home, 'audit.jsonl'), 'utf8');
     expect(audit).toMatch(/"action":"warm","reason":"policies.warmPool is 1: a warm container is waiting"/);
   });
