@@ -70,6 +70,25 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     },
     healthcheck: { intervalMs: settingMs(settings, 'container.healthInterval') ?? 60_000, retries: HEALTHCHECK_RETRIES },
     env: { BERTH_PROJECT: project.name },
+    ...writablePlaces(settings['container.readOnlyRoot'] === true),
+  };
+}
+
+/**
+ * With a read-only root, what the agent and its tools write outside the
+ * workspace and ~/.claude goes to memory: /tmp, and the agent's home (the
+ * CLI's ~/.claude.json, npm's and git's caches). Sized so that a runaway
+ * write fills them, not the host; counted against the memory limit.
+ */
+function writablePlaces(readOnlyRoot: boolean): Pick<ContainerSpec, 'readOnlyRoot' | 'tmpfs'> {
+  if (!readOnlyRoot) return { readOnlyRoot: false, tmpfs: [] };
+  const size = 512 * 1024 ** 2;
+  return {
+    readOnlyRoot: true,
+    tmpfs: [
+      { target: '/tmp', sizeBytes: size, owner: 'everyone' },
+      { target: AGENT_HOME, sizeBytes: size, owner: 'agent' },
+    ],
   };
 }
 

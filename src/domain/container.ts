@@ -107,6 +107,9 @@ export interface ContainerSpec {
   limits: ContainerLimits & { nofile: number; nproc: number };
   healthcheck: { intervalMs: number; retries: number };
   env: Record<string, string>;
+  /** The root filesystem read-only; the places the agent writes besides its mounts are in memory. */
+  readOnlyRoot: boolean;
+  tmpfs: Array<{ target: string; sizeBytes: number; owner: 'agent' | 'everyone' }>;
   /** `rslave` for a warm container: host mounts made later onto its folders appear inside. */
   propagation?: 'rslave';
 }

@@ -75,6 +75,11 @@ export const SETTINGS = {
   ),
   'container.stopTimeout': spec({ type: 'duration', min: '1s', max: '10m' }, '10s', 'grace period of a stop before the container is killed'),
   'container.healthInterval': spec({ type: 'duration', min: '1s', max: '1h' }, '60s', 'how often the image\'s healthcheck runs in a container (3 failures in a row: unhealthy)'),
+  'container.readOnlyRoot': spec(
+    { type: 'boolean' },
+    true,
+    "the container's root filesystem read-only; /tmp and the agent's home are in memory (tmpfs)",
+  ),
   'container.mountSsh': spec({ type: 'boolean' }, false, 'mount ~/.ssh read-only into the container'),
   'engine': spec(
     { type: 'string', pattern: /^((unix|tcp|ssh|npipe):\/\/\S+)?$/, maxLength: 300, hint: 'an engine address such as unix:///run/podman/podman.sock, or empty' },

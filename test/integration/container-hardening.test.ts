@@ -99,6 +99,39 @@ describeWithDocker('container hardening on Docker', () => {
       ]),
     );
     expect(container.limits).toEqual({ memoryBytes: 384 * MIB, cpus: 1.5, pids: 300 });
+
+    // The runtime checks of section 5 of the CIS Docker Benchmark that apply, one by one.
+    expect(host.ReadonlyRootfs, '5.12 root filesystem read-only').toBe(true);
+    expect(Object.keys(host.Tmpfs ?? {}).sort(), '5.12 with tmpfs where the agent writes').toEqual(['/home/agent', '/tmp']);
+    expect(host.PidMode ?? '', '5.15 no host PID namespace').not.toBe('host');
+    expect(host.IpcMode ?? '', '5.16 no host IPC namespace').not.toBe('host');
+    expect(host.UTSMode ?? '', '5.20 no host UTS namespace').not.toBe('host');
+    expect(host.Devices ?? [], '5.17 no host devices').toEqual([]);
+    expect(host.PortBindings ?? {}, '5.7/5.13 no published ports').toEqual({});
+    expect(host.RestartPolicy?.MaximumRetryCount ?? 0, '5.14 restart bounded').toBe(0);
+    const sensitive = ['/', '/boot', '/dev', '/etc', '/lib', '/proc', '/sys', '/usr', '/var', '/run'];
+    expect(mounts.filter((mount) => sensitive.includes(mount.source)), '5.5 no sensitive host folder').toEqual([]);
+  });
+
+  it('has a read-only root: writes go only to the workspace, ~/.claude, the home and /tmp', async () => {
+    const runtime = fixture.newRuntime();
+    const project = await fixture.newProject('readonly');
+    const { stdout, exitCode } = await fixture.run(
+      runtime,
+      project,
+      'for dir in /etc /usr/local /opt / /workspace /home/agent/.claude /home/agent /tmp; do if touch "$dir/berth-probe" 2>/dev/null; then echo "$dir writable"; else echo "$dir read-only"; fi; done',
+    );
+    expect(exitCode).toBe(0);
+    expect(stdout.trim().split('\n')).toEqual([
+      '/etc read-only',
+      '/usr/local read-only',
+      '/opt read-only',
+      '/ read-only',
+      '/workspace writable',
+      '/home/agent/.claude writable',
+      '/home/agent writable',
+      '/tmp writable',
+    ]);
   });
 
   it('gives the agent no capabilities, no new privileges and the ulimits of the settings', async () => {

@@ -37,6 +37,25 @@ await describeWithEngine(PODMAN_ADDRESS, 'container runtime on Podman', (endpoin
     expect(stdout).toBe('1536\n1536\n768\n768\n');
   });
 
+  it('podman: the root is read-only, and the agent writes its home and /tmp (owned through U, not uid=)', async () => {
+    const runtime = fixture.newRuntime({});
+    const project = await fixture.newProject('readonly');
+    const { stdout, exitCode } = await fixture.run(
+      runtime,
+      project,
+      'for dir in /etc / /workspace /home/agent/.claude /home/agent /tmp; do if touch "$dir/berth-probe" 2>/dev/null; then echo "$dir writable"; else echo "$dir read-only"; fi; done',
+    );
+    expect(exitCode).toBe(0);
+    expect(stdout.trim().split('\n')).toEqual([
+      '/etc read-only',
+      '/ read-only',
+      '/workspace writable',
+      '/home/agent/.claude writable',
+      '/home/agent writable',
+      '/tmp writable',
+    ]);
+  });
+
   // Without systemd Podman never runs a healthcheck by itself: a container stays `starting`. berth runs them.
   it('podman: berth runs the healthcheck the engine does not, and the container becomes healthy', async () => {
     const engine = connectEngine(endpoint);

@@ -90,6 +90,18 @@ describe('createOptionsOf', () => {
   const options = createOptionsOf(spec);
   const host = options.HostConfig!;
 
+  it("makes the root read-only, with in-memory /tmp and home given to the agent in each engine's words", () => {
+    expect(host.ReadonlyRootfs).toBe(true);
+    expect(host.Tmpfs).toEqual({
+      '/tmp': `rw,nosuid,nodev,size=${512 * 1024 ** 2},mode=1777`,
+      '/home/agent': `rw,nosuid,nodev,size=${512 * 1024 ** 2},uid=1000,gid=1000,mode=0700`,
+    });
+    expect(createOptionsOf(spec, 'podman').HostConfig!.Tmpfs!['/home/agent']).toBe(`rw,nosuid,nodev,size=${512 * 1024 ** 2},U`);
+    const writable = createOptionsOf(buildContainerSpec(input({ 'container.readOnlyRoot': false }))).HostConfig!;
+    expect(writable.ReadonlyRootfs).toBe(false);
+    expect(writable.Tmpfs).toBeUndefined();
+  });
+
   it('drops every capability and privilege, and never restarts by itself', () => {
     expect(options.User).toBe('agent');
     expect(host).toMatchObject({

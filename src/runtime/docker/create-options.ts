@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode';
+import { AGENT_UID } from '../../domain/container-spec.js';
 import type { ContainerSpec } from '../types.js';
 
 export const WORKSPACE_TARGET = '/workspace';
@@ -11,8 +12,18 @@ export const AGENT_CONFIG_TARGET = '/home/agent/.claude';
  */
 const KEEP_ALIVE = ['sleep', 'infinity'];
 
-/** The Docker create options for a project's container: hardened by default. */
-export function createOptionsOf(spec: ContainerSpec): Dockerode.ContainerCreateOptions {
+/**
+ * How a tmpfs is given to the agent: Docker takes its uid and gid; Podman
+ * refuses those and takes `U` (owned by the container's user) instead.
+ */
+function tmpfsOptions(tmpfs: ContainerSpec['tmpfs'][number], product: string): string {
+  const base = `rw,nosuid,nodev,size=${tmpfs.sizeBytes}`;
+  if (tmpfs.owner === 'everyone') return `${base},mode=1777`;
+  return product === 'podman' ? `${base},U` : `${base},uid=${AGENT_UID},gid=${AGENT_UID},mode=0700`;
+}
+
+/** The Docker create options for a project's container: hardened by default. `product` is docker or podman. */
+export function createOptionsOf(spec: ContainerSpec, product = 'docker'): Dockerode.ContainerCreateOptions {
   const { limits } = spec;
   // Mounts (not Binds): a missing bind source is an error instead of a folder the engine creates as root.
   const propagation = spec.propagation && { BindOptions: { Propagation: spec.propagation } };
@@ -38,6 +49,8 @@ export function createOptionsOf(spec: ContainerSpec): Dockerode.ContainerCreateO
     Healthcheck: { Interval: spec.healthcheck.intervalMs * 1_000_000, Retries: spec.healthcheck.retries },
     HostConfig: {
       Mounts: mounts,
+      ReadonlyRootfs: spec.readOnlyRoot,
+      ...(spec.tmpfs.length > 0 && { Tmpfs: Object.fromEntries(spec.tmpfs.map((tmpfs) => [tmpfs.target, tmpfsOptions(tmpfs, product)])) }),
       Init: true,
       Privileged: false,
       CapDrop: ['ALL'],

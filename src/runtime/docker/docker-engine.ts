@@ -87,8 +87,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async runHealthcheck(id: string): Promise<boolean> {
-    this.product ??= this.info().then((info) => info.product);
-    if ((await this.product) !== 'podman') return false;
+    if ((await this.productName()) !== 'podman') return false;
     // Podman runs healthchecks from systemd timers; without systemd only this libpod call runs one.
     // Podman answers libpod paths only under a version; docker-modem adds its own when it has one.
     const versioned = (this.docker.modem as { version?: string }).version ? '' : LIBPOD_VERSION_PREFIX;
@@ -102,6 +101,11 @@ export class DockerEngine implements ContainerEngine {
         }),
     );
     return true;
+  }
+
+  /** docker or podman, asked once; docker when the engine does not say. */
+  private productName(): Promise<string> {
+    return (this.product ??= this.info().then((info) => info.product, () => 'docker'));
   }
 
   async rename(id: string, name: string): Promise<void> {
@@ -139,7 +143,7 @@ export class DockerEngine implements ContainerEngine {
   async create(spec: ContainerSpec): Promise<ObservedContainer> {
     let id: string;
     try {
-      id = (await this.docker.createContainer(createOptionsOf(spec))).id;
+      id = (await this.docker.createContainer(createOptionsOf(spec, await this.productName()))).id;
     } catch (error) {
       const status = statusOf(error);
       if (isNameConflict(error)) throw new ContainerNameTaken(`a container named ${spec.name} exists already`);
