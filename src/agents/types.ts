@@ -25,6 +25,8 @@ export interface AgentCredentials {
 
 export interface AgentAdapter {
   readonly id: string;
+  /** Throws a one-line BerthError for a message this CLI cannot take (empty, a NUL, too long); checked before a turn starts. */
+  checkMessage(message: string): void;
   /** The argv of one turn; the message is one argument, never through a shell. */
   commandLine(request: AgentTurnRequest): string[];
   /** Variables the CLI needs for one turn (never written into a container's configuration). */

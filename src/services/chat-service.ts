@@ -159,6 +159,8 @@ export class ChatService {
    */
   async send(projectName: string, message: string, options: SendOptions = {}): Promise<TurnSummary> {
     if (message.trim() === '') throw new BerthError('the message is empty');
+    // Refused where it enters: a message the CLI cannot take starts no turn and writes nothing.
+    this.deps.adapter.checkMessage(message);
     if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName} already: wait for it or cancel it`);
     const controller = new AbortController();
     const abort = (): void => controller.abort();

@@ -72,6 +72,10 @@ export class ClaudeCodeAdapter implements AgentAdapter {
   createParser(): AgentStreamParser {
     return new ClaudeStreamParser();
   }
+
+  checkMessage(message: string): void {
+    checkedMessage(message);
+  }
 }
 
 function checkedMessage(message: string): string {
