@@ -86,6 +86,7 @@ export const SETTINGS = {
     '',
     'container engine address (empty: DOCKER_HOST, else the local Docker socket)',
   ),
+  'limits.dailyUsd': spec({ type: 'number', min: 0, max: 100_000 }, 0, "a project's spend on the model API per day (UTC), in dollars; 0: no cap"),
   'policies.tick': spec({ type: 'duration', min: '1s', max: '1h' }, '30s', 'how often the supervisor applies the policies'),
   'policies.idleTimeout': spec({ type: 'duration', min: '1s', max: '30d' }, '60m', 'stop a container after this long without activity'),
   'policies.maxRunning': spec({ type: 'integer', min: 1, max: 1000 }, 5, 'most containers running at once'),
@@ -232,7 +233,7 @@ export function settingMs(settings: Settings, key: SettingKey): number | undefin
 
 
 /** Settings a project may override for itself; the others (engine, policies' caps) are berth-wide. */
-const PROJECT_SETTING_PREFIXES = ['container.', 'claude.', 'runtime.', 'chat.'];
+const PROJECT_SETTING_PREFIXES = ['container.', 'claude.', 'runtime.', 'chat.', 'limits.'];
 
 export type ProjectSettings = Partial<Record<SettingKey, SettingValue>>;
 

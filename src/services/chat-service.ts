@@ -8,6 +8,10 @@
  * restarted one) continues the conversation.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { costUsd } from '../domain/pricing.js';
+import { CredentialProxy } from '../runtime/credential-proxy.js';
+import { SpendLedger } from '../store/spend-ledger.js';
 import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
@@ -71,6 +75,9 @@ interface RunningTurn {
   ended: Promise<unknown>;
 }
 
+/** Where the model API is when the host's ANTHROPIC_BASE_URL does not say. */
+const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
+
 /** Of the CLI's stderr, only the end is kept: it explains a crash. */
 const STDERR_TAIL_CHARS = 8_192;
 
@@ -88,9 +95,12 @@ export class ChatService {
   private readonly transcripts: TranscriptStore;
   private readonly turns = new Map<string, RunningTurn>();
   private readonly listeners = new Set<Listener>();
+  private readonly ledger: SpendLedger;
+  private proxy: CredentialProxy | undefined;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.transcripts = new TranscriptStore(deps.paths.transcripts);
+    this.ledger = new SpendLedger(path.join(deps.paths.home, 'spend.json'));
   }
 
   /** True while a turn of `projectName` runs in this berth. */
@@ -115,6 +125,7 @@ export class ChatService {
     const running = [...this.turns.values()];
     for (const turn of running) turn.controller.abort();
     await Promise.all(running.map((turn) => turn.ended));
+    await this.proxy?.close();
   }
 
   /**
@@ -179,6 +190,9 @@ export class ChatService {
 
   private async start(projectName: string, message: string, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
     const project = await this.deps.projects.require(projectName);
+    // Over its daily cap, a project's next turn is refused before anything is written.
+    const refusal = await this.overCap(projectName);
+    if (refusal) throw new BerthError(refusal.replace(/^berth: /, ''));
     const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
     const turn = new Turn(project, message, transcript, signal, (entry) => this.publish(projectName, entry, options));
     try {
@@ -261,7 +275,8 @@ export class ChatService {
       ...toolRules('disallowedTools', settings['claude.disallowedTools']),
     };
     const argv = adapter.commandLine(request);
-    const credentials = await this.credentials(settings);
+    const { credentials, viaProxy } = await this.agentCredentials(turn.project, settings);
+    turn.viaProxy = viaProxy;
     const lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(turn.project, credentials.baseUrl);
     const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
     const parser = adapter.createParser();
@@ -316,6 +331,8 @@ export class ChatService {
     try {
       await turn.settled();
       const usage = turn.usage ?? (exec && { durationMs: exec.durationMs, turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 });
+      // Through the credential proxy the spend was counted request by request; otherwise the CLI's own figure counts.
+      if (!turn.viaProxy && turn.usage) await this.ledger.add(turn.project.name, turn.usage.costUsd);
       // Added under the registry's lock: another berth may have added a turn meanwhile.
       await this.deps.projects.record(turn.project.name, (current) => ({
         lastActive: new Date().toISOString(),
@@ -334,6 +351,40 @@ export class ChatService {
   private async reachableUrl(project: Project, hostUrl: string): Promise<UrlLease> {
     if (project.mode !== 'container') return { url: hostUrl, close: () => Promise.resolve() };
     return this.deps.runtime.reachableUrl(project.name, hostUrl);
+  }
+
+  /**
+   * What the agent is given. In a container: only its project's token for the
+   * credential proxy, never the key; on the host, the key itself (the agent
+   * runs as the user there, who has it anyway).
+   */
+  private async agentCredentials(project: Project, settings: Settings): Promise<{ credentials: AgentCredentials; viaProxy: boolean }> {
+    const credentials = await this.credentials(settings);
+    if (project.mode !== 'container' || credentials.apiKey === undefined) return { credentials, viaProxy: false };
+    const endpoint = await this.credentialProxy().endpoint(project.name);
+    return { credentials: { apiKey: endpoint.token, baseUrl: endpoint.url }, viaProxy: true };
+  }
+
+  private credentialProxy(): CredentialProxy {
+    return (this.proxy ??= new CredentialProxy({
+      credentials: async () => {
+        const credentials = await this.credentials(this.deps.settings().load());
+        return { upstream: credentials.baseUrl ?? DEFAULT_UPSTREAM, ...(credentials.apiKey && { apiKey: credentials.apiKey }) };
+      },
+      refusal: async (project) => this.overCap(project),
+      onUsage: (project, usage) => void this.ledger.add(project, costUsd(usage)).catch(() => undefined),
+    }));
+  }
+
+  /** Why the project may not spend more today (limits.dailyUsd), or undefined. */
+  private async overCap(projectName: string): Promise<string | undefined> {
+    const project = await this.deps.projects.require(projectName);
+    const cap = Number(settingsForProject(this.deps.settings().load(), project.settings)['limits.dailyUsd']);
+    if (!(cap > 0)) return undefined;
+    const spent = await this.ledger.spentToday(projectName);
+    if (spent < cap) return undefined;
+    const usd = (value: number) => value.toFixed(value >= 0.01 ? 2 : 4);
+    return `berth: project ${projectName} has spent $${usd(spent)} on the model today, its cap is $${usd(cap)} (limits.dailyUsd)`;
   }
 
   private async credentials(settings: Settings): Promise<AgentCredentials> {
@@ -374,6 +425,8 @@ class Turn {
   lastError: string | null = null;
   sawError = false;
   stderr = '';
+  /** The agent reached the model through the credential proxy, which counted the spend. */
+  viaProxy = false;
   private readonly pending: Array<Promise<unknown>> = [];
   private listenerError: unknown;
   private trackedError: unknown;

@@ -187,4 +187,41 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     });
     expect(output).not.toContain('take your time');
   });
+
+  /** What a command run as the agent prints inside the project's container. */
+  async function inside(command: string): Promise<string> {
+    const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
+    const exec = await docker.getContainer(info!.Id).exec({ Cmd: ['sh', '-c', command], AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({});
+    return new Promise<string>((resolve) => {
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      stream.on('end', () => resolve(text));
+    });
+  }
+
+  it('gives the agent only its project token for the credential proxy: the key is in no process inside, the API still gets it', async () => {
+    fake.reply(slow(message(text('one '), text('two '), text('three')), 1_000));
+    const running = execa('node', [BERTH_BIN, 'chat', 'boxed', 'slowly'], { env: { BERTH_HOME: home, NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore' });
+    await fake.waitForRequest((request) => request.isMain, 60_000);
+    // While the agent streams: every process's environment, as its own user can read them.
+    const environs = await inside('cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n"');
+    expect(environs).toMatch(/^ANTHROPIC_API_KEY=berth-[A-Za-z0-9_-]{43}$/m);
+    expect(environs).not.toContain(FAKE_API_KEY);
+    const result = await running;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(fake.mainRequests().at(-1)!.headers['x-api-key']).toBe(FAKE_API_KEY);
+  });
+
+  it('refuses the next turn once the project has spent its daily cap (limits.dailyUsd), saying so in one line', async () => {
+    expect((await runBerth(['project', 'set', 'boxed', 'limits.dailyUsd', '0.01'], { home, env })).exitCode).toBe(0);
+    fake.reply(message(text('That one was expensive.')));
+    const first = await runBerth(['chat', 'boxed', 'spend'], { home, env });
+    expect(first.exitCode, first.stderr).toBe(0);
+    const requestsBefore = fake.mainRequests().length;
+    const second = await runBerth(['chat', 'boxed', 'more'], { home, env });
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(/^berth: project boxed has spent \$\d+\.\d\d on the model today, its cap is \$0\.01 \(limits\.dailyUsd\)\n$/);
+    expect(fake.mainRequests().length).toBe(requestsBefore);
+  });
 });

@@ -122,6 +122,16 @@ describe('berth chat, history and diff (the real claude CLI, workspace mode)', (
     expect(result.stdout).toMatch(/✗ .*(500|API Error|error)/i);
   });
 
+  it('counts a workspace turn\'s cost from the CLI and refuses the next one over limits.dailyUsd', async () => {
+    expect((await runBerth(['project', 'set', 'web', 'limits.dailyUsd', '0.001'], { home })).exitCode).toBe(0);
+    fake.reply(message(text('Costly.')));
+    expect((await runBerth(['chat', 'web', 'spend'], { home, env })).exitCode).toBe(0);
+    const refused = await runBerth(['chat', 'web', 'more'], { home, env });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toMatch(/^berth: project web has spent \$\d+\.\d\d on the model today, its cap is \$0\.0010 \(limits\.dailyUsd\)\n$/);
+    expect(fake.mainRequests()).toHaveLength(1);
+  });
+
   it('refuses an unknown project, and says when there is no conversation yet', async () => {
     const unknown = await runBerth(['chat', 'ghost', 'hi'], { home, env });
     expect(unknown).toMatchObject({ exitCode: 1, stderr: 'berth: no project named "ghost": see berth project ls\n' });
