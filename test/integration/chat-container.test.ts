@@ -221,7 +221,7 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     const requestsBefore = fake.mainRequests().length;
     const second = await runBerth(['chat', 'boxed', 'more'], { home, env });
     expect(second.exitCode).toBe(1);
-    expect(second.stderr).toMatch(/^berth: project boxed has spent \$\d+\.\d\d on the model today, its cap is \$0\.01 \(limits\.dailyUsd\)\n$/);
+    expect(second.stderr).toMatch(/^berth: project boxed has spent \$\d+\.\d+ on the model today, its cap is \$0\.01 \(limits\.dailyUsd\)\n$/);
     expect(fake.mainRequests().length).toBe(requestsBefore);
   });
 });

@@ -128,7 +128,7 @@ describe('berth chat, history and diff (the real claude CLI, workspace mode)', (
     expect((await runBerth(['chat', 'web', 'spend'], { home, env })).exitCode).toBe(0);
     const refused = await runBerth(['chat', 'web', 'more'], { home, env });
     expect(refused.exitCode).toBe(1);
-    expect(refused.stderr).toMatch(/^berth: project web has spent \$\d+\.\d\d on the model today, its cap is \$0\.0010 \(limits\.dailyUsd\)\n$/);
+    expect(refused.stderr).toMatch(/^berth: project web has spent \$\d+\.\d+ on the model today, its cap is \$0\.0010 \(limits\.dailyUsd\)\n$/);
     expect(fake.mainRequests()).toHaveLength(1);
   });
 
