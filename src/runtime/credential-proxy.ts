@@ -38,6 +38,8 @@ interface Listener {
   server: Server;
   url: string;
   token: string;
+  /** The container the token was issued for: a new container gets a new token. */
+  container: string | undefined;
 }
 
 /** Headers that belong to one hop of a connection, not to the answer. */
@@ -51,15 +53,23 @@ export class CredentialProxy {
 
   constructor(private readonly hooks: CredentialProxyHooks) {}
 
-  /** The project's endpoint (a loopback URL) and the token it accepts. */
-  async endpoint(project: string): Promise<{ url: string; token: string }> {
-    let listener = this.listeners.get(project);
-    if (!listener) {
-      listener = this.listen(project);
-      this.listeners.set(project, listener);
+  /**
+   * The project's endpoint (a loopback URL) and the token it accepts. Given
+   * the container's id, the token is rotated when the container is not the
+   * one it was issued for (recreated), and the old one stops working.
+   */
+  async endpoint(project: string, container?: string): Promise<{ url: string; token: string }> {
+    let pending = this.listeners.get(project);
+    if (!pending) {
+      pending = this.listen(project);
+      this.listeners.set(project, pending);
     }
-    const { url, token } = await listener;
-    return { url, token };
+    const listener = await pending;
+    if (container !== undefined && listener.container !== container) {
+      if (listener.container !== undefined) listener.token = newToken();
+      listener.container = container;
+    }
+    return { url: listener.url, token: listener.token };
   }
 
   /** A new token for the project (its container was recreated): the old one stops working at once. */
@@ -75,7 +85,7 @@ export class CredentialProxy {
   }
 
   private async listen(project: string): Promise<Listener> {
-    const listener: Listener = { server: createServer(), url: '', token: newToken() };
+    const listener: Listener = { server: createServer(), url: '', token: newToken(), container: undefined };
     listener.server.on('request', (request, response) => void this.handle(project, listener, request, response));
     await new Promise<void>((resolve, reject) => {
       listener.server.once('error', reject);

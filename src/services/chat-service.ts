@@ -361,7 +361,8 @@ export class ChatService {
   private async agentCredentials(project: Project, settings: Settings): Promise<{ credentials: AgentCredentials; viaProxy: boolean }> {
     const credentials = await this.credentials(settings);
     if (project.mode !== 'container' || credentials.apiKey === undefined) return { credentials, viaProxy: false };
-    const endpoint = await this.credentialProxy().endpoint(project.name);
+    const container = (await this.deps.runtime.statuses()).find((status) => status.project.name === project.name)?.container;
+    const endpoint = await this.credentialProxy().endpoint(project.name, container?.id);
     return { credentials: { apiKey: endpoint.token, baseUrl: endpoint.url }, viaProxy: true };
   }
 

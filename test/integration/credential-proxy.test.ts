@@ -70,6 +70,15 @@ describe('the credential proxy', () => {
     expect(fake.mainRequests()).toEqual([]);
   });
 
+  it('rotates the token when the project has a new container, and refuses the old one', async () => {
+    const first = await proxy.endpoint('alpha', 'container-1');
+    expect((await proxy.endpoint('alpha', 'container-1')).token).toBe(first.token);
+    const second = await proxy.endpoint('alpha', 'container-2');
+    expect(second.token).not.toBe(first.token);
+    expect(second.url).toBe(first.url);
+    expect((await post(first.url, first.token)).status).toBe(401);
+  });
+
   it('refuses with its reason when the project may not spend more', async () => {
     refusal = 'berth: project alpha has spent $1.00 on the model today, its cap is $1.00 (limits.dailyUsd)';
     const { url, token } = await proxy.endpoint('alpha');
