@@ -77,6 +77,13 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./project-commands.js')).unsetProject,
   },
   {
+    words: ['net'],
+    args: ['<name>', '[allow|deny]', '[host]'],
+    options: { json },
+    summary: "show a project's egress allowlist and the hosts refused lately; allow or deny a host",
+    load: async () => (await import('./net-command.js')).net,
+  },
+  {
     words: ['sweep'],
     args: [],
     options: {

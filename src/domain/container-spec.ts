@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { containerLabels, containerName, type ContainerSpec } from './container.js';
+import { containerLabels, containerName, projectNetworkName, type ContainerSpec } from './container.js';
 import { BerthError } from './errors.js';
 import { settingMs, type Settings } from './settings.js';
 import { parseSize } from './size.js';
@@ -70,6 +70,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
     },
     healthcheck: { intervalMs: settingMs(settings, 'container.healthInterval') ?? 60_000, retries: HEALTHCHECK_RETRIES },
     env: { BERTH_PROJECT: project.name },
+    network: projectNetworkName(project),
     ...writablePlaces(settings['container.readOnlyRoot'] === true),
   };
 }

@@ -49,6 +49,8 @@ export interface ObservedContainer {
   healthLog?: readonly HealthCheck[];
   /** A warm container's pool slot (it may have been adopted by a project since). */
   pool?: string;
+  /** The networks it is attached to, by name. */
+  networks?: readonly string[];
 }
 
 export interface HealthCheck {
@@ -112,4 +114,35 @@ export interface ContainerSpec {
   tmpfs: Array<{ target: string; sizeBytes: number; owner: 'agent' | 'everyone' }>;
   /** `rslave` for a warm container: host mounts made later onto its folders appear inside. */
   propagation?: 'rslave';
+  /** The network it is attached to, and only that one: the project's own (see projectNetworkName). */
+  network?: string;
 }
+
+/** A network berth makes: one per project, with no route out where the engine allows it. */
+export interface NetworkSpec {
+  name: string;
+  labels: Record<string, string>;
+  /** The range its subnet is taken from (network.subnetPool); without one, the engine's choice. */
+  subnetPool?: string;
+}
+
+/** Room for the host, one container and a few more: a project network needs no more. */
+export const PROJECT_SUBNET_PREFIX = 28;
+
+export interface ObservedNetwork {
+  name: string;
+  /** No route out of it: the egress proxy is the only way out. */
+  internal: boolean;
+  /** This machine's address on it, where berth's relays listen for its containers; absent when the host has none. */
+  gateway?: string;
+  /** e.g. 172.18.0.0/16. */
+  subnet?: string;
+}
+
+/** `<container name>-net`: a project's own network, as stable as its container's name. */
+export function projectNetworkName(project: { name: string; path: string }): string {
+  return `${containerName(project)}-net`;
+}
+
+/** Warm containers wait on a network of their own until a project adopts them. */
+export const POOL_NETWORK = 'berth-pool-net';

@@ -1,6 +1,7 @@
 import { BerthError } from './errors.js';
 import { COMMANDS, COMMAND_NAMES, parseKeyList, type Command } from './keys.js';
 import { parseDuration } from './duration.js';
+import { hostListProblem } from './egress.js';
 import { quote } from './project.js';
 import { SIZE_PATTERN, parseSize } from './size.js';
 
@@ -17,7 +18,8 @@ type Kind =
   | { type: 'boolean' }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'string'; pattern: RegExp; maxLength: number; hint: string }
-  | { type: 'keys' };
+  | { type: 'keys' }
+  | { type: 'hosts' };
 
 export type SettingValue = string | number | boolean;
 
@@ -87,6 +89,13 @@ export const SETTINGS = {
     'container engine address (empty: DOCKER_HOST, else the local Docker socket)',
   ),
   'limits.dailyUsd': spec({ type: 'number', min: 0, max: 100_000 }, 0, "a project's spend on the model API per day (UTC), in dollars; 0: no cap"),
+  'network.subnetPool': spec(
+    { type: 'string', pattern: /^(\d{1,3}\.){3}\d{1,3}\/(1[2-9]|2[0-4])$/, maxLength: 18, hint: 'an IPv4 range such as 10.239.0.0/16 (a /12 to a /24)' },
+    '10.239.0.0/16',
+    'the addresses from which each project network gets a /28 of its own',
+  ),
+  'net.allow': spec({ type: 'hosts' }, '', 'hosts a container may reach beyond the defaults (comma-separated; *.example.com; host:port)'),
+  'net.deny': spec({ type: 'hosts' }, '', 'hosts taken off the allowlist, defaults included (comma-separated)'),
   'policies.tick': spec({ type: 'duration', min: '1s', max: '1h' }, '30s', 'how often the supervisor applies the policies'),
   'policies.idleTimeout': spec({ type: 'duration', min: '1s', max: '30d' }, '60m', 'stop a container after this long without activity'),
   'policies.maxRunning': spec({ type: 'integer', min: 1, max: 1000 }, 5, 'most containers running at once'),
@@ -204,6 +213,8 @@ function describeProblem(kind: Kind, value: unknown): string | undefined {
     case 'string':
       if (typeof value !== 'string' || value.length > kind.maxLength || !kind.pattern.test(value)) return `expected ${kind.hint}`;
       return undefined;
+    case 'hosts':
+      return hostListProblem(value);
     case 'keys':
       if (typeof value !== 'string' || value.length > 200) return 'expected keys separated by commas, such as enter,c or ctrl+o';
       try {
@@ -233,7 +244,7 @@ export function settingMs(settings: Settings, key: SettingKey): number | undefin
 
 
 /** Settings a project may override for itself; the others (engine, policies' caps) are berth-wide. */
-const PROJECT_SETTING_PREFIXES = ['container.', 'claude.', 'runtime.', 'chat.', 'limits.'];
+const PROJECT_SETTING_PREFIXES = ['container.', 'claude.', 'runtime.', 'chat.', 'limits.', 'net.'];
 
 export type ProjectSettings = Partial<Record<SettingKey, SettingValue>>;
 

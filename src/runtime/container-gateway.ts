@@ -4,14 +4,17 @@
  * cni-podman0) is an address of that machine. Read from the container's own
  * routing table, so that it is what the container really uses, on any engine.
  */
+import { inSubnet, type Subnet } from '../domain/ipv4.js';
 
 /** The host side of a container's network: where a relay listens, and who may connect to it. */
 export interface HostGateway {
   /** The container's default gateway (IPv4), e.g. 172.17.0.1. */
   address: string;
   /** The network the container is on, e.g. 172.17.0.0/16: only peers in it may use a relay. */
-  subnet: { address: string; prefixLength: number };
+  subnet: Subnet;
 }
+
+export { inSubnet };
 
 /** `cat` of this file is all it takes: readable by any user, present in every Linux container. */
 export const ROUTE_TABLE = '/proc/net/route';
@@ -58,15 +61,6 @@ export function hostGatewayFromRoutes(routeTable: string): HostGateway | undefin
   return { address: ipv4ToText(byDefault.gateway), subnet };
 }
 
-/** Whether `address` (as a socket reports its peer) lies in `subnet`. */
-export function inSubnet(address: string | undefined, subnet: HostGateway['subnet']): boolean {
-  const peer = ipv4ToNumber(address?.replace(/^::ffff:/i, ''));
-  const network = ipv4ToNumber(subnet.address);
-  if (peer === undefined || network === undefined) return false;
-  const mask = subnet.prefixLength === 0 ? 0 : (~0 << (32 - subnet.prefixLength)) >>> 0;
-  return ((peer & mask) >>> 0) === ((network & mask) >>> 0);
-}
-
 /** The kernel writes addresses as 8 hex digits in the host's byte order: little-endian on x86 and arm64. */
 function hexToIpv4(hex: string): number | undefined {
   if (!/^[0-9a-f]{8}$/i.test(hex)) return undefined;
@@ -76,12 +70,6 @@ function hexToIpv4(hex: string): number | undefined {
 
 function ipv4ToText(value: number): string {
   return [24, 16, 8, 0].map((shift) => (value >>> shift) & 0xff).join('.');
-}
-
-function ipv4ToNumber(text: string | undefined): number | undefined {
-  const parts = text?.split('.').map(Number);
-  if (!parts || parts.length !== 4 || parts.some((part) => !Number.isInteger(part) || part < 0 || part > 255)) return undefined;
-  return parts.reduce((value, part) => value * 256 + part, 0);
 }
 
 function prefixLengthOf(mask: number): number {

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { containerName, type ObservedContainer } from '../domain/container.js';
+import { containerName, LABELS, POOL_NETWORK, projectNetworkName, type ObservedContainer } from '../domain/container.js';
 import {
   AGENT_UID,
   AGENT_USER,
@@ -17,9 +17,10 @@ import {
 import { BerthError } from '../domain/errors.js';
 import type { Settings } from '../domain/settings.js';
 import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './container-gateway.js';
+import { EgressProxy, type EgressRules } from './egress-proxy.js';
 import { ContainerNameTaken } from './errors.js';
 import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
-import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
+import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSpec, RuntimeProject } from './types.js';
 import type { WarmPool } from './warm-pool.js';
 
 const WORKDIR = '/workspace';
@@ -48,7 +49,17 @@ export interface ContainerRuntimeOptions<P extends ContainerProject> {
   /** Warm containers to take instead of creating one, for the projects `usesPool` allows. */
   pool?: Pick<WarmPool, 'take' | 'remount' | 'release'>;
   usesPool?: (project: P) => boolean;
+  /** The allowlist and the checks of the egress proxy; without them, commands get no proxy (and an internal network, no way out). */
+  egress?: EgressRules;
 }
+
+/** A command's proxy variables, and what keeps the proxy open for it. */
+interface EgressLease {
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+const NO_EGRESS: EgressLease = { env: {}, close: () => Promise.resolve() };
 
 export type Progress = (step: string) => void;
 
@@ -64,11 +75,16 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   private readonly bridge = new LoopbackBridge();
   /** By container id and start time: a restart may put the container on another address. */
   private readonly gateways = new Map<string, HostGateway>();
+  private readonly egressProxy: EgressProxy | undefined;
+  /** Whether a project's network has no route out, by network name: fixed when the network is made. */
+  private readonly internalNetworks = new Map<string, boolean>();
 
   constructor(
     readonly engine: ContainerEngine,
     private readonly options: ContainerRuntimeOptions<P>,
-  ) {}
+  ) {
+    this.egressProxy = options.egress && new EgressProxy(options.egress);
+  }
 
   /** The project's container as the engine sees it now; undefined when there is none. */
   status(project: P): Promise<ObservedContainer | undefined> {
@@ -113,13 +129,66 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   /** Runs `request.argv` as the agent user in /workspace, starting the container first if needed. */
   async exec(project: P, request: ExecRequest): Promise<ExecOutcome> {
     const container = await this.ensure(project);
-    return this.engine.exec(container.id, { ...request, user: AGENT_USER, workdir: WORKDIR });
+    const egress = await this.egressLease(project, container);
+    try {
+      return await this.engine.exec(container.id, { ...request, env: { ...egress.env, ...request.env }, user: AGENT_USER, workdir: WORKDIR });
+    } finally {
+      await egress.close();
+    }
   }
 
   /** An interactive shell in the container on this terminal; resolves with its exit code. */
   async shell(project: P): Promise<number> {
     const container = await this.ensure(project);
-    return this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV });
+    const egress = await this.egressLease(project, container);
+    try {
+      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV, env: egress.env });
+    } finally {
+      await egress.close();
+    }
+  }
+
+  /**
+   * Whether the project's container can reach only what its allowlist names:
+   * it sits on its own network, and that network has no route out.
+   */
+  async egressEnforced(project: P): Promise<boolean | undefined> {
+    const container = await this.status(project);
+    if (!container) return undefined;
+    return this.isEnforced(project, container);
+  }
+
+  private async isEnforced(project: P, container: ObservedContainer): Promise<boolean> {
+    const network = projectNetworkName(project);
+    if (!container.networks?.includes(network) || container.networks.length !== 1) return false;
+    let internal = this.internalNetworks.get(network);
+    if (internal === undefined) {
+      internal = (await this.engine.ensureNetwork(this.networkSpecOf(project))).internal;
+      this.internalNetworks.set(network, internal);
+    }
+    return internal;
+  }
+
+  /**
+   * The egress proxy for one command: its URL in the variables git, npm, curl
+   * and the agent CLI read. The gateway (where the credential proxy's relay
+   * listens) is reached directly. Nothing on a network that has a route out
+   * anyway (Podman), or for a container from before per-project networks.
+   */
+  private async egressLease(project: P, container: ObservedContainer): Promise<EgressLease> {
+    if (!this.egressProxy || !(await this.isEnforced(project, container))) return NO_EGRESS;
+    const gateway = await this.gatewayOf(container);
+    const lease = await this.egressProxy.lease(project.name, gateway);
+    const noProxy = `localhost,127.0.0.1,${gateway.address}`;
+    return {
+      env: { HTTP_PROXY: lease.url, HTTPS_PROXY: lease.url, http_proxy: lease.url, https_proxy: lease.url, NO_PROXY: noProxy, no_proxy: noProxy },
+      close: lease.close,
+    };
+  }
+
+  private networkSpecOf(project: P): NetworkSpec {
+    const subnetPool = String(this.options.settingsFor(project)['network.subnetPool']);
+    return { name: projectNetworkName(project), labels: { ...this.options.extraLabels, [LABELS.project]: project.name }, subnetPool };
   }
 
   /**
@@ -131,16 +200,16 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   async reachableUrl(project: P, hostUrl: string): Promise<UrlLease> {
     if (!loopbackTargetOf(hostUrl)) return { url: hostUrl, close: () => Promise.resolve() };
     const container = await this.ensure(project);
-    return this.bridge.lease(await this.gatewayOf(container, hostUrl), hostUrl);
+    return this.bridge.lease(await this.gatewayOf(container, new URL(hostUrl).host), hostUrl);
   }
 
-  /** On berth's shutdown: closes the relays reachableUrl opened. */
-  close(): Promise<void> {
-    return this.bridge.close();
+  /** On berth's shutdown: closes the relays reachableUrl opened, and the egress proxies. */
+  async close(): Promise<void> {
+    await Promise.all([this.bridge.close(), this.egressProxy?.close()]);
   }
 
   /** Read from inside, through the engine's exec: the container's own view, the same on Docker and Podman. */
-  private async gatewayOf(container: ObservedContainer, hostUrl: string): Promise<HostGateway> {
+  private async gatewayOf(container: ObservedContainer, forWhat = 'berth'): Promise<HostGateway> {
     const key = `${container.id} ${container.startedAt ?? ''}`;
     const known = this.gateways.get(key);
     if (known) return known;
@@ -154,7 +223,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     });
     const gateway = outcome.exitCode === 0 ? hostGatewayFromRoutes(routes) : undefined;
     if (!gateway) {
-      throw new BerthError(`container ${container.name} has no network route to this machine, so ${new URL(hostUrl).host} on this machine's loopback is out of its reach`);
+      throw new BerthError(`container ${container.name} has no network route to this machine, so ${forWhat} on this machine is out of its reach`);
     }
     this.gateways.set(key, gateway);
     return gateway;
@@ -189,8 +258,13 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     const agentConfigDir = agentConfigDirOf(this.options.paths.home, project.name);
     await prepareAgentConfigDir(agentConfigDir);
     const taken = await pool.take({ name: project.name, workspace: project.path }, agentConfigDir, containerName(project));
-    if (taken) onProgress?.(`took a warm container from the pool for ${project.name}`);
-    return taken;
+    if (!taken) return undefined;
+    onProgress?.(`took a warm container from the pool for ${project.name}`);
+    // It waited on the pool's network: it moves to the project's own, and only that one.
+    await this.engine.ensureNetwork(this.networkSpecOf(project));
+    await this.engine.connectNetwork(taken.id, projectNetworkName(project));
+    await this.engine.disconnectNetwork(taken.id, POOL_NETWORK);
+    return (await this.engine.inspect(taken.id)) ?? taken;
   }
 
   private async create(project: P, onProgress?: Progress): Promise<ObservedContainer> {
@@ -211,6 +285,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       extraLabels: this.options.extraLabels,
     });
     onProgress?.(`creating ${spec.name} from ${spec.image}`);
+    await this.engine.ensureNetwork(this.networkSpecOf(project));
     try {
       return await this.engine.create(spec);
     } catch (error) {
@@ -245,6 +320,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     onProgress?.(`removing ${container.name}`);
     await this.engine.remove(container.id);
     if (container.pool !== undefined) await this.options.pool?.release(container.id);
+    await this.engine.removeNetwork(projectNetworkName(project));
+    this.internalNetworks.delete(projectNetworkName(project));
   }
 
   /** Runs `action` after every earlier action on the same project has settled. */

@@ -7,6 +7,16 @@ export async function gitTopLevel(dir: string): Promise<string | undefined> {
   return result.exitCode === 0 ? result.stdout.trim() : undefined;
 }
 
+/** The URL of the workspace's `origin` remote (or its first remote), or undefined when it has none. */
+export async function gitRemoteUrl(dir: string): Promise<string | undefined> {
+  const origin = await git(['remote', 'get-url', 'origin'], dir, { reject: false });
+  if (origin.exitCode === 0 && origin.stdout.trim()) return origin.stdout.trim();
+  const first = (await git(['remote'], dir, { reject: false })).stdout.split('\n')[0]?.trim();
+  if (!first) return undefined;
+  const url = await git(['remote', 'get-url', first], dir, { reject: false });
+  return url.exitCode === 0 && url.stdout.trim() ? url.stdout.trim() : undefined;
+}
+
 export async function gitInit(dir: string): Promise<void> {
   await git(['init', '--quiet'], dir);
 }

@@ -4,7 +4,7 @@
  * that Podman, a remote engine or Kubernetes can stand behind them later.
  */
 import type { ChangedFile } from '../domain/chat.js';
-import type { ContainerLimits, ContainerSpec, ObservedContainer } from '../domain/container.js';
+import type { ContainerLimits, ContainerSpec, NetworkSpec, ObservedContainer, ObservedNetwork } from '../domain/container.js';
 
 /** One command to run where a project's agent runs. The command is an argv, never a shell string. */
 export interface ExecRequest {
@@ -56,7 +56,7 @@ export type EngineEvent =
   | { kind: 'disconnected'; error: string }
   | { kind: 'reconnected' };
 
-export type { ChangedFile, ContainerLimits, ContainerSpec, ObservedContainer };
+export type { ChangedFile, ContainerLimits, ContainerSpec, NetworkSpec, ObservedContainer, ObservedNetwork };
 
 /** Counters of one stats read; CPU% needs two of them (see domain/stats). */
 export interface RawStats {
@@ -122,7 +122,21 @@ export interface ContainerEngine {
   /** Engine events for berth's containers until `signal` aborts; reconnects with backoff and says so. */
   watchEvents(onEvent: (event: EngineEvent) => void, signal: AbortSignal): void;
   imageExists(tag: string): Promise<boolean>;
+  /**
+   * The network, created when missing: internal (no route out) on engines
+   * that still give this machine an address on an internal network (Docker);
+   * an ordinary bridge elsewhere (Podman's internal networks leave the host
+   * no address, so berth's relays could not reach its containers).
+   */
+  ensureNetwork(spec: NetworkSpec): Promise<ObservedNetwork>;
+  /** Every network labelled berth.managed=true. */
+  listNetworks(): Promise<ObservedNetwork[]>;
+  /** No error when it is gone already, nor when a container still uses it (it is left then). */
+  removeNetwork(name: string): Promise<void>;
+  /** Attaches a running or stopped container to a network, or detaches it; no error when it is so already. */
+  connectNetwork(id: string, network: string): Promise<void>;
+  disconnectNetwork(id: string, network: string): Promise<void>;
   buildImage(contextDir: string, tag: string, options: BuildOptions): Promise<void>;
   /** An interactive TTY in the container for the user; resolves with the shell's exit code. */
-  openShell(id: string, options: { user: string; workdir: string; argv: string[] }): Promise<number>;
+  openShell(id: string, options: { user: string; workdir: string; argv: string[]; env?: Record<string, string> }): Promise<number>;
 }

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import writeFileAtomic from 'write-file-atomic';
 import { AGENT_UID } from '../domain/container-spec.js';
-import { LABELS, type ObservedContainer } from '../domain/container.js';
+import { LABELS, POOL_NETWORK, type ObservedContainer } from '../domain/container.js';
 import type { ContainerEngine, ContainerSpec } from './types.js';
 
 export interface ContainerOwner {
@@ -201,7 +201,10 @@ export class WarmPool {
       // The workspace label is the slot's folder: it tells this berth's pool from another's on the same engine.
       labels: { ...spec.labels, [LABELS.project]: '', [LABELS.workspace]: folders.workspace, [LABELS.pool]: slot },
       propagation: 'rslave',
+      // No project's network yet: the one it joins when a project adopts it (see ContainerRuntime).
+      network: POOL_NETWORK,
     };
+    await this.engine.ensureNetwork({ name: POOL_NETWORK, labels: {} });
     const container = await this.engine.create(warm);
     await this.engine.start(container.id);
     return container.id;

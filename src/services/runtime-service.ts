@@ -17,6 +17,7 @@ import { WorkspaceRuntime } from '../runtime/workspace-runtime.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
+import { EgressService } from './egress-service.js';
 import { policySnapshot } from './policy-facts.js';
 import type { ProjectService } from './project-service.js';
 import { StatsSampler, type StatsSamplerOptions } from './stats-sampler.js';
@@ -55,6 +56,7 @@ export class RuntimeService {
   private hostMemoryBytes: Promise<number> | undefined;
   private readonly adoptions: AdoptionStore;
   private pool: WarmPool | undefined;
+  private egressService: EgressService | undefined;
 
   constructor(private readonly deps: RuntimeServiceDeps) {
     this.adoptions = new AdoptionStore(path.join(deps.paths.home, 'pool', 'adopted.json'));
@@ -313,9 +315,30 @@ export class RuntimeService {
       paths: this.deps.paths,
       settingsFor: (project) => this.settingsOf(project),
       pool: this.warmPool(),
+      egress: this.egress(),
       // A warm container has berth's settings: a project that overrides its container's keeps its own.
       usesPool: (project) => Number(this.deps.settings().load()['policies.warmPool']) > 0 && !Object.keys(project.settings ?? {}).some((key) => key.startsWith('container.')),
     }));
+  }
+
+  /** Each project's egress allowlist, and the hosts the egress proxy refused. */
+  egress(): EgressService {
+    return (this.egressService ??= new EgressService({
+      projects: this.deps.projects,
+      settings: this.deps.settings,
+      audit: this.deps.audit,
+      networks: () => this.connect().listNetworks(),
+      env: this.deps.env,
+    }));
+  }
+
+  /**
+   * Whether the project's container can reach only its allowlist: true on its
+   * own internal network, false on a network with a route out (Podman, or a
+   * container from before per-project networks), undefined with no container.
+   */
+  async egressEnforced(name: string): Promise<boolean | undefined> {
+    return this.containerRuntime().egressEnforced(await this.containerProject(name));
   }
 
   /** The warm pool of this berth's engine; it says why when it cannot work here. */

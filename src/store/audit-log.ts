@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface AuditEvent {
@@ -21,5 +21,41 @@ export class AuditLog {
     const line = JSON.stringify({ time: new Date().toISOString(), ...event });
     await mkdir(path.dirname(this.file), { recursive: true });
     await appendFile(this.file, `${line}\n`, { encoding: 'utf8', mode: 0o600 });
+  }
+
+  /**
+   * The last `limit` events that `matches` keeps, newest first, from the end
+   * of the file only (its last MiB): the log only grows, and recent is what is asked.
+   */
+  async recent(matches: (event: AuditEvent) => boolean, limit: number): Promise<AuditEvent[]> {
+    const handle = await open(this.file, 'r').catch(() => undefined);
+    if (!handle) return [];
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, TAIL_BYTES);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      const lines = buffer.toString('utf8').split('\n');
+      // The first line may be cut by the window: it is parsed like the others, and dropped when it does not parse.
+      const found: AuditEvent[] = [];
+      for (let index = lines.length - 1; index >= 0 && found.length < limit; index -= 1) {
+        const event = parseEvent(lines[index]!);
+        if (event && matches(event)) found.push(event);
+      }
+      return found;
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+const TAIL_BYTES = 1024 * 1024;
+
+function parseEvent(line: string): AuditEvent | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as AuditEvent;
+  } catch {
+    return undefined;
   }
 }

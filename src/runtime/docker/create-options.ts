@@ -65,6 +65,7 @@ export function createOptionsOf(spec: ContainerSpec, product = 'docker'): Docker
         { Name: 'nproc', Soft: limits.nproc, Hard: limits.nproc },
       ],
       RestartPolicy: { Name: 'no' },
+      ...(spec.network && { NetworkMode: spec.network }),
     },
   };
 }

@@ -13,11 +13,14 @@ import type {
   EngineInfo,
   ExecOutcome,
   ExecRequest,
+  NetworkSpec,
   ObservedContainer,
+  ObservedNetwork,
   RawStats,
 } from '../types.js';
-import { LABELS } from '../../domain/container.js';
+import { LABELS, PROJECT_SUBNET_PREFIX } from '../../domain/container.js';
 import { imageMissing } from '../../domain/container-spec.js';
+import { firstHostOf, formatCidr, nextFreeSubnet, parseCidr, type Subnet } from '../../domain/ipv4.js';
 import { createOptionsOf } from './create-options.js';
 import { watchDockerEvents } from './docker-events.js';
 import { readRawStats } from './docker-stats.js';
@@ -38,6 +41,9 @@ const KILL_SCRIPT =
 /** After the kill, how long the output may take to end before berth stops reading it. */
 const KILL_GRACE_MS = 10_000;
 const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+
+/** A subnet taken by another process between the list and the create: so many tries at the next one. */
+const SUBNET_TRIES = 8;
 
 /** The label docker/Dockerfile puts on the workspace image: how berth knows its own images. */
 const WORKSPACE_IMAGE_LABEL = 'org.opencontainers.image.title';
@@ -327,14 +333,14 @@ export class DockerEngine implements ContainerEngine {
     if (failure) throw new BerthError(`building ${tag} failed: ${firstLine(failure)}`);
   }
 
-  async openShell(id: string, options: { user: string; workdir: string; argv: string[] }): Promise<number> {
+  async openShell(id: string, options: { user: string; workdir: string; argv: string[]; env?: Record<string, string> }): Promise<number> {
     const { stdin, stdout } = process;
     const { exec, stream } = await this.call(async () => {
       const created = await this.docker.getContainer(id).exec({
         Cmd: options.argv,
         User: options.user,
         WorkingDir: options.workdir,
-        Env: [`TERM=${process.env.TERM || 'xterm-256color'}`],
+        Env: [`TERM=${process.env.TERM || 'xterm-256color'}`, ...Object.entries(options.env ?? {}).map(([key, value]) => `${key}=${value}`)],
         AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,
@@ -366,6 +372,95 @@ export class DockerEngine implements ContainerEngine {
   }
 
   /** Where the engine is, for messages. */
+  async ensureNetwork(spec: NetworkSpec): Promise<ObservedNetwork> {
+    const existing = await this.inspectNetwork(spec.name);
+    if (existing) return existing;
+    const internal = (await this.productName()) === 'docker';
+    const pool = spec.subnetPool === undefined ? undefined : parseCidr(spec.subnetPool);
+    const taken: Subnet[] = [];
+    for (let attempt = 0; attempt < SUBNET_TRIES; attempt += 1) {
+      let subnet: Subnet | undefined;
+      if (pool) {
+        if (attempt === 0) taken.push(...(await this.subnetsInUse()));
+        subnet = nextFreeSubnet(pool, PROJECT_SUBNET_PREFIX, taken);
+        if (!subnet) throw new BerthError(`network.subnetPool ${spec.subnetPool} has no free /${PROJECT_SUBNET_PREFIX} left: widen it (berth config set network.subnetPool …)`);
+      }
+      try {
+        await this.docker.createNetwork({
+          Name: spec.name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Internal: internal,
+          Labels: { ...spec.labels, [LABELS.managed]: 'true' },
+          ...(subnet && { IPAM: { Driver: 'default', Config: [{ Subnet: formatCidr(subnet), Gateway: firstHostOf(subnet) }] } }),
+        });
+        break;
+      } catch (error) {
+        // Another berth process made it meanwhile: theirs will do.
+        if (isNameConflict(error) || /already exists/i.test(engineMessageOf(error))) break;
+        // Another process took the same subnet a moment ago: the next one.
+        if (subnet && /overlap|in use|conflict/i.test(engineMessageOf(error))) {
+          taken.push(subnet);
+          continue;
+        }
+        throw await this.translate(error);
+      }
+    }
+    const created = await this.inspectNetwork(spec.name);
+    if (!created) throw new BerthError(`network ${spec.name} could not be created: its subnets kept being taken`);
+    return created;
+  }
+
+  /** The subnets of every network of the engine, berth's or not. */
+  private async subnetsInUse(): Promise<Subnet[]> {
+    const networks = await this.call(() => this.docker.listNetworks());
+    return networks.flatMap((network) => (network.IPAM?.Config ?? []).flatMap((config) => {
+      const subnet = config.Subnet ? parseCidr(config.Subnet) : undefined;
+      return subnet ? [subnet] : [];
+    }));
+  }
+
+  async listNetworks(): Promise<ObservedNetwork[]> {
+    const networks = await this.call(() => this.docker.listNetworks({ filters: { label: [`${LABELS.managed}=true`] } }));
+    return networks.map(observedNetworkOf);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (error) {
+      // 404: gone already; 403/409 (Podman: 500): a container still uses it, and it stays for that one.
+      const status = statusOf(error);
+      if (status === 404 || status === 403 || status === 409 || /in use|not found|active endpoints/i.test(engineMessageOf(error))) return;
+      throw await this.translate(error);
+    }
+  }
+
+  async connectNetwork(id: string, network: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(network).connect({ Container: id });
+    } catch (error) {
+      if (!/already (exists|connected)|is already/i.test(engineMessageOf(error))) throw await this.translate(error);
+    }
+  }
+
+  async disconnectNetwork(id: string, network: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(network).disconnect({ Container: id, Force: true });
+    } catch (error) {
+      if (!/is not connected|not found|no such/i.test(engineMessageOf(error)) && statusOf(error) !== 404) throw await this.translate(error);
+    }
+  }
+
+  private async inspectNetwork(name: string): Promise<ObservedNetwork | undefined> {
+    try {
+      return observedNetworkOf(await this.docker.getNetwork(name).inspect());
+    } catch (error) {
+      if (statusOf(error) === 404 || /not found|no such network/i.test(engineMessageOf(error))) return undefined;
+      throw await this.translate(error);
+    }
+  }
+
   async endpoint(): Promise<string> {
     if (this.endpointOption) return this.endpointOption;
     const modem = this.docker.modem as { getSocketPath?: () => Promise<string> | undefined; host?: string; port?: number | string; protocol?: string };
@@ -399,6 +494,17 @@ interface BuildEvent {
   stream?: string;
   status?: string;
   error?: string;
+}
+
+/** Docker's and Podman's network answers, in berth's words. */
+function observedNetworkOf(info: { Name: string; Internal?: boolean; IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> } }): ObservedNetwork {
+  const config = info.IPAM?.Config?.find((entry) => entry.Subnet?.includes('.'));
+  return {
+    name: info.Name,
+    internal: info.Internal === true,
+    ...(config?.Gateway && { gateway: config.Gateway.replace(/\/\d+$/, '') }),
+    ...(config?.Subnet && { subnet: config.Subnet }),
+  };
 }
 
 function statusOf(error: unknown): number | undefined {

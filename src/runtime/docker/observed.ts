@@ -31,6 +31,7 @@ export function observedFromInspect(info: Dockerode.ContainerInspectInfo): Obser
       pids: Math.max(host.PidsLimit ?? 0, 0),
     },
     ...(labels[LABELS.pool] && { pool: labels[LABELS.pool] }),
+    networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
     ...(health?.Log && health.Log.length > 0 && { healthLog: health.Log.slice(-HEALTH_LOG_KEPT).map(healthCheckOf) }),
   };
 }

@@ -1,0 +1,85 @@
+/** IPv4 addresses and networks, as numbers: enough for berth's relays and the egress proxy's checks. */
+
+export interface Subnet {
+  address: string;
+  prefixLength: number;
+}
+
+/** `a.b.c.d` (or `::ffff:a.b.c.d`, as a dual-stack socket reports a peer) as a number; undefined for anything else. */
+export function ipv4ToNumber(text: string | undefined): number | undefined {
+  const parts = text?.replace(/^::ffff:/i, '').split('.');
+  if (!parts || parts.length !== 4 || parts.some((part) => !/^\d{1,3}$/.test(part) || Number(part) > 255)) return undefined;
+  return parts.reduce((value, part) => value * 256 + Number(part), 0);
+}
+
+/** Whether `address` (as a socket reports its peer) lies in `subnet`. */
+export function inSubnet(address: string | undefined, subnet: Subnet): boolean {
+  const peer = ipv4ToNumber(address);
+  const network = ipv4ToNumber(subnet.address);
+  if (peer === undefined || network === undefined) return false;
+  const mask = subnet.prefixLength === 0 ? 0 : (~0 << (32 - subnet.prefixLength)) >>> 0;
+  return ((peer & mask) >>> 0) === ((network & mask) >>> 0);
+}
+
+/** `172.18.0.0/16` → its address and prefix length; undefined when it is not IPv4 CIDR. */
+export function parseCidr(text: string): Subnet | undefined {
+  const match = /^([\d.]+)\/(\d{1,2})$/.exec(text.trim());
+  if (!match || ipv4ToNumber(match[1]) === undefined || Number(match[2]) > 32) return undefined;
+  return { address: match[1]!, prefixLength: Number(match[2]) };
+}
+
+/** Addresses that are never a host on the internet: no allowlist entry reaches them. */
+const SPECIAL: ReadonlyArray<[Subnet, string]> = [
+  [{ address: '0.0.0.0', prefixLength: 8 }, 'an unspecified address'],
+  [{ address: '127.0.0.0', prefixLength: 8 }, "this machine's loopback"],
+  [{ address: '169.254.0.0', prefixLength: 16 }, 'a link-local address (cloud metadata lives there)'],
+  [{ address: '224.0.0.0', prefixLength: 3 }, 'a multicast or reserved address'],
+];
+
+/**
+ * Why the egress proxy must not connect to `address` whatever the
+ * allowlist says: a special address, one of this machine's own (its
+ * services), or one in a berth project's network (another project).
+ */
+export function forbiddenAddressReason(address: string, context: { localAddresses: readonly string[]; projectSubnets: readonly Subnet[] }): string | undefined {
+  if (ipv4ToNumber(address) === undefined) return 'not an IPv4 address';
+  for (const [subnet, reason] of SPECIAL) if (inSubnet(address, subnet)) return reason;
+  if (context.localAddresses.includes(address)) return 'an address of this machine';
+  if (context.projectSubnets.some((subnet) => inSubnet(address, subnet))) return "an address in a berth project's network";
+  return undefined;
+}
+
+export function formatCidr(subnet: Subnet): string {
+  return `${subnet.address}/${subnet.prefixLength}`;
+}
+
+/** The first address after the network's own: where the host sits on a bridge network. */
+export function firstHostOf(subnet: Subnet): string {
+  return numberToIpv4(ipv4ToNumber(subnet.address)! + 1);
+}
+
+/**
+ * The first block of `prefixLength` in `pool` that overlaps none of `taken`:
+ * how berth gives each project network a small subnet of its own, instead of
+ * a /16 from the engine's default pools, which run out after about 30.
+ */
+export function nextFreeSubnet(pool: Subnet, prefixLength: number, taken: readonly Subnet[]): Subnet | undefined {
+  const start = ipv4ToNumber(pool.address)!;
+  const blockSize = 2 ** (32 - prefixLength);
+  const poolSize = 2 ** (32 - pool.prefixLength);
+  for (let offset = 0; offset + blockSize <= poolSize; offset += blockSize) {
+    const candidate = { address: numberToIpv4(start + offset), prefixLength };
+    if (!taken.some((other) => overlaps(candidate, other))) return candidate;
+  }
+  return undefined;
+}
+
+function overlaps(a: Subnet, b: Subnet): boolean {
+  const wider = a.prefixLength <= b.prefixLength ? a : b;
+  const narrower = wider === a ? b : a;
+  return inSubnet(narrower.address, wider);
+}
+
+function numberToIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
+}
