@@ -130,6 +130,8 @@ export interface NetworkSpec {
 export const PROJECT_SUBNET_PREFIX = 28;
 
 export interface ObservedNetwork {
+  /** What containers are attached by: a name may, for a moment, name two networks. */
+  id: string;
   name: string;
   /** No route out of it: the egress proxy is the only way out. */
   internal: boolean;

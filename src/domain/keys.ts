@@ -33,6 +33,7 @@ export const COMMANDS = {
   removeContainer: command(['x'], 'dashboard', 'remove the container'),
   toggleMode: command(['m'], 'dashboard', 'switch workspace/container'),
   logs: command(['l'], 'dashboard', 'container logs'),
+  network: command(['N'], 'dashboard', 'hosts it may reach (egress)'),
   shell: command(['e'], 'dashboard', 'shell in the project'),
   buildImage: command(['B'], 'dashboard', 'build the workspace image'),
   filter: command(['/'], 'dashboard', 'filter projects by name'),

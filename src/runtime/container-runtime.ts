@@ -261,8 +261,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (!taken) return undefined;
     onProgress?.(`took a warm container from the pool for ${project.name}`);
     // It waited on the pool's network: it moves to the project's own, and only that one.
-    await this.engine.ensureNetwork(this.networkSpecOf(project));
-    await this.engine.connectNetwork(taken.id, projectNetworkName(project));
+    const network = await this.engine.ensureNetwork(this.networkSpecOf(project));
+    await this.engine.connectNetwork(taken.id, network.id);
     await this.engine.disconnectNetwork(taken.id, POOL_NETWORK);
     return (await this.engine.inspect(taken.id)) ?? taken;
   }
@@ -285,9 +285,9 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       extraLabels: this.options.extraLabels,
     });
     onProgress?.(`creating ${spec.name} from ${spec.image}`);
-    await this.engine.ensureNetwork(this.networkSpecOf(project));
+    const network = await this.engine.ensureNetwork(this.networkSpecOf(project));
     try {
-      return await this.engine.create(spec);
+      return await this.engine.create({ ...spec, network: network.id });
     } catch (error) {
       if (!(error instanceof ContainerNameTaken)) throw error;
       // Another berth process created it between our inspect and our create: use theirs.

@@ -202,9 +202,8 @@ export class WarmPool {
       labels: { ...spec.labels, [LABELS.project]: '', [LABELS.workspace]: folders.workspace, [LABELS.pool]: slot },
       propagation: 'rslave',
       // No project's network yet: the one it joins when a project adopts it (see ContainerRuntime).
-      network: POOL_NETWORK,
+      network: (await this.engine.ensureNetwork({ name: POOL_NETWORK, labels: {} })).id,
     };
-    await this.engine.ensureNetwork({ name: POOL_NETWORK, labels: {} });
     const container = await this.engine.create(warm);
     await this.engine.start(container.id);
     return container.id;

@@ -27,6 +27,8 @@ import { HostStatsSampler } from './host-stats.js';
 import type { PolicyOutcome, Supervisor } from './supervisor.js';
 import { Reconciler, type ReconcilerSnapshot } from './reconciler.js';
 import type { RuntimeService } from './runtime-service.js';
+import type { RefusedHost } from './egress-service.js';
+import { formatHostEntry, type AllowlistEntry } from '../domain/egress.js';
 import type { StatsSampler, StatsSnapshot } from './stats-sampler.js';
 import { lastTurnOf, turnAfter } from './turn-view.js';
 
@@ -244,6 +246,32 @@ export class ControlCenterService {
       await this.reloadProjects();
       if (project.mode === 'container') this.startEngine();
       this.notify(`project ${project.name} added at ${project.path}`);
+      return undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  }
+
+  // ---- network ----
+
+  /** What the network overlay shows of a project: its allowlist, the hosts refused lately, whether it is enforced. */
+  async network(name: string): Promise<NetworkView> {
+    await this.start();
+    const runtime = this.runtime!;
+    const project = await this.context.projects.require(name);
+    const egress = runtime.egress();
+    const [allowlist, refused] = await Promise.all([egress.allowlistOf(project), egress.refused(name, 5)]);
+    const enforced = project.mode === 'container' ? await runtime.egressEnforced(name).catch(() => undefined) : false;
+    return { mode: project.mode, enforced, allowlist: allowlist.map(allowlistRow), refused };
+  }
+
+  /** Allows or denies a host for a project; resolves with the one-line reason when it was refused. */
+  async editNetwork(name: string, verb: 'allow' | 'deny', host: string): Promise<string | undefined> {
+    try {
+      await this.start();
+      await this.runtime!.egress().edit(name, verb, host);
+      await this.reloadProjects();
+      this.notify(verb === 'allow' ? `${name} may now reach ${host.trim()}` : `${name} may no longer reach ${host.trim()}`);
       return undefined;
     } catch (error) {
       return messageOf(error);
@@ -557,4 +585,23 @@ export class ControlCenterService {
 function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0] ?? text;
+}
+
+/** One allowlist entry as the overlay lists it. */
+export interface AllowlistRow {
+  entry: string;
+  ports: string;
+  source: string;
+}
+
+export interface NetworkView {
+  mode: IsolationMode;
+  /** undefined: no container yet. */
+  enforced: boolean | undefined;
+  allowlist: AllowlistRow[];
+  refused: RefusedHost[];
+}
+
+function allowlistRow(entry: AllowlistEntry): AllowlistRow {
+  return { entry: formatHostEntry(entry), ports: entry.port === undefined ? '80,443' : String(entry.port), source: entry.source };
 }

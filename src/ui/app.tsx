@@ -63,6 +63,8 @@ export function App(props: AppProps) {
       send: (name, message) => service.send(name, message),
       cancel: (name) => service.cancel(name),
       notify: (text) => service.notify(text),
+      network: (name) => service.network(name),
+      editNetwork: (name, verb, host) => service.editNetwork(name, verb, host),
       quit: () => {
         if (!service.anyTurnRunning()) return reallyQuit();
         const running = service.snapshot().projects.filter((view) => view.turn?.running).map((view) => view.project.name);

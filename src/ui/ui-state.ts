@@ -12,6 +12,7 @@ export type Overlay =
   | { kind: 'help' }
   | { kind: 'new-project' }
   | { kind: 'filter' }
+  | { kind: 'network'; project: string }
   | { kind: 'confirm'; message: string; detail?: string; action: () => void };
 
 export interface UiState {

@@ -53,7 +53,7 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
         HostConfig: { AutoRemove: false },
       });
       await container.start();
-      outside[which] = (await container.inspect()).NetworkSettings.IPAddress;
+      outside[which] = Object.values((await container.inspect()).NetworkSettings.Networks)[0]!.IPAddress;
     }
   }, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS);
 
@@ -77,7 +77,7 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
       const network = await docker.getNetwork(networks[0]!).inspect();
       expect(network.Internal).toBe(true);
       // A small subnet of its own from network.subnetPool, not one of the engine's /16s.
-      expect(network.IPAM.Config[0].Subnet).toMatch(/^10\.239\.\d+\.\d+\/28$/);
+      expect(network.IPAM?.Config?.[0]?.Subnet).toMatch(/^10\.239\.\d+\.\d+\/28$/);
     });
 
     it('cannot reach an outside host directly, allowlisted or not', async () => {
@@ -149,7 +149,7 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
       expect((await berth(['up', 'beta'])).exitCode).toBe(0);
       const container = (await docker.listContainers({ filters: { label: ['berth.project=beta'] } }))[0]!;
       // A server in beta's container, as its agent might start one.
-      const exec = await docker.getContainer(container.Id).exec({ Cmd: serverArgv('beta'), User: 'agent', Detach: true });
+      const exec = await docker.getContainer(container.Id).exec({ Cmd: serverArgv('beta'), User: 'agent' });
       await exec.start({ Detach: true });
       const info = await docker.getContainer(container.Id).inspect();
       betaAddress = Object.values(info.NetworkSettings.Networks)[0]!.IPAddress;

@@ -29,6 +29,8 @@ const HOSTILE_SETTINGS: Record<string, string[]> = {
   'claude.permissionMode': ['root', 'bypassPermissions;id', 'ACCEPTEDITS'],
   'keys.openChat': ['', ',', 'ctrl+', 'alt+x', 'enter,bogus', '\u001b[A', 'ｅnter'],
   'container.readOnlyRoot': ['yes', '1', 'TRUE', ''],
+  'net.allow': ['../../etc/passwd', 'http://github.com', 'аpi.github.com', 'a_b.com', 'github.com:99999', '*.com', LONG, ...SHELL],
+  'network.subnetPool': ['10.0.0.0/8', '10.239.0.0', '999.0.0.0/16', 'fd00::/64', ...SHELL],
 };
 
 describe('hostile setting values', () => {
@@ -57,6 +59,27 @@ describe('hostile setting values', () => {
       expect(result.exitCode, `${key} ${value}`).toBe(1);
       expect(result.stderr.trim().split('\n'), `${key} ${value}`).toHaveLength(1);
     }
+    expect(await snapshotTree(home)).toEqual(before);
+  });
+});
+
+describe('hostile allowlist entries', () => {
+  it('berth net refuses each in one line, and nothing changes', async () => {
+    const home = await tempDir();
+    await runBerth(['project', 'add', 'app'], { home });
+    const before = await snapshotTree(home);
+    const entries = ['../../etc/passwd', 'http://evil.example', 'аpi.github.com', 'ｇithub.com', 'x:0', `${'a'.repeat(300)}.com`, ...SHELL];
+    for (const entry of entries) {
+      for (const verb of ['allow', 'deny']) {
+        const result = await runBerth(['net', 'app', verb, '--', entry], { home });
+        expect(result.exitCode, `${verb} ${entry}`).toBe(1);
+        expect(result.stderr.trim().split('\n'), `${verb} ${entry}`).toHaveLength(1);
+        expect(result.stderr).toMatch(/allowlist entry/);
+      }
+    }
+    expect((await runBerth(['net', 'nope', 'allow', 'github.com'], { home })).stderr).toMatch(/^berth: no project named "nope"/);
+    expect((await runBerth(['net', 'app', 'permit', 'github.com'], { home })).stderr).toMatch(/unknown action "permit"/);
+    expect((await runBerth(['net', 'app', 'allow'], { home })).stderr).toMatch(/needs a host/);
     expect(await snapshotTree(home)).toEqual(before);
   });
 });

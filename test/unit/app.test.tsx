@@ -108,6 +108,28 @@ describe('the control center app', () => {
     expect((await context.projects.list()).map((project) => project.name)).toEqual(['alpha', 'boat']);
   });
 
+  it('shows the hosts a project may reach on N, allows one typed with a, denies the selected with d', async () => {
+    const { until, press, context } = await openApp(['alpha']);
+    await until((text) => selectedLine(text)?.includes('alpha') === true, 'alpha selected');
+    // The first key of a busy machine can come before Ink has attached its handlers: let the first frame's effects run.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await press('N');
+    await until((text) => text.includes('alpha: hosts it may reach') && text.includes('registry.npmjs.org') && text.includes('none'), 'the network overlay');
+    await press('a', ...'pypi.org', '\r');
+    await until((text) => text.includes('pypi.org') && text.includes('net.allow'), 'pypi.org allowed');
+    expect((await context.projects.require('alpha')).settings?.['net.allow']).toBe('pypi.org');
+    // A bad host is refused in one line, and the line stays open to fix it.
+    await press('a', ...'evil;host', '\r');
+    await until((text) => text.includes('allowlist entry "evil;host"'), 'the refusal');
+    await press(ESC);
+    // The cursor starts on the first entry (npm's registry, a default): d denies it outright.
+    await press('d');
+    await until((text) => !text.includes('registry.npmjs.org'), 'the registry denied');
+    expect((await context.projects.require('alpha')).settings?.['net.deny']).toBe('registry.npmjs.org');
+    await press(ESC);
+    await until((text) => !text.includes('hosts it may reach'), 'the overlay closed');
+  });
+
   it('asks before switching the mode, and does nothing on n', async () => {
     const { until, press, context } = await openApp(['alpha']);
     await until((text) => text.includes('alpha'), 'the list');

@@ -112,7 +112,8 @@ describe('createOptionsOf', () => {
       Init: true,
     });
     expect(host.CapAdd).toBeUndefined();
-    expect(host.NetworkMode).toBeUndefined();
+    // Its own network, and only that: never the host's.
+    expect(host.NetworkMode).toMatch(/^berth-demo-[0-9a-f]{12}-net$/);
   });
 
   it('sets the limits and the healthcheck timing', () => {
@@ -179,6 +180,7 @@ describe('observedFromInspect', () => {
       startedAt: '2026-01-02T00:00:01Z',
       finishedAt: null,
       limits: { memoryBytes: 536870912, cpus: 1.5, pids: 256 },
+      networks: [],
     });
   });
 

@@ -452,13 +452,21 @@ export class DockerEngine implements ContainerEngine {
     }
   }
 
+  /**
+   * The network of this name. Two berth processes racing can both create it
+   * (the engine's duplicate check is not atomic): every process then takes
+   * the oldest, and the others are removed while no container uses them.
+   */
   private async inspectNetwork(name: string): Promise<ObservedNetwork | undefined> {
-    try {
-      return observedNetworkOf(await this.docker.getNetwork(name).inspect());
-    } catch (error) {
-      if (statusOf(error) === 404 || /not found|no such network/i.test(engineMessageOf(error))) return undefined;
-      throw await this.translate(error);
+    const all = await this.call(() => this.docker.listNetworks({ filters: { name: [name] } }));
+    const same = all
+      .filter((network) => network.Name === name)
+      .sort((a, b) => (a.Created ?? '').localeCompare(b.Created ?? '') || a.Id.localeCompare(b.Id));
+    const [kept, ...extra] = same;
+    for (const duplicate of extra) {
+      await this.docker.getNetwork(duplicate.Id).remove().catch(() => undefined);
     }
+    return kept && observedNetworkOf(kept);
   }
 
   async endpoint(): Promise<string> {
@@ -497,9 +505,10 @@ interface BuildEvent {
 }
 
 /** Docker's and Podman's network answers, in berth's words. */
-function observedNetworkOf(info: { Name: string; Internal?: boolean; IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> } }): ObservedNetwork {
+function observedNetworkOf(info: { Id: string; Name: string; Internal?: boolean; IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> | null } | null }): ObservedNetwork {
   const config = info.IPAM?.Config?.find((entry) => entry.Subnet?.includes('.'));
   return {
+    id: info.Id,
     name: info.Name,
     internal: info.Internal === true,
     ...(config?.Gateway && { gateway: config.Gateway.replace(/\/\d+$/, '') }),

@@ -7,6 +7,7 @@ import { hintsText, KeyHints } from '../components/key-hints.js';
 import { ConfirmDialog, confirmDialogHeight } from '../components/overlays/confirm-dialog.js';
 import { FilterBar } from '../components/overlays/filter-bar.js';
 import { HelpOverlay } from '../components/overlays/help-overlay.js';
+import { NetworkOverlay } from '../components/overlays/network-overlay.js';
 import { NewProjectForm } from '../components/overlays/new-project-form.js';
 import { StatusLine } from '../components/status-line.js';
 import { commandFor } from '../keymap.js';
@@ -67,6 +68,18 @@ export function DashboardScreen(props: DashboardScreenProps) {
 
   const body = (() => {
     if (overlay?.kind === 'help') return <HelpOverlay keymap={keymap} width={columns} height={bodyHeight} />;
+    if (overlay?.kind === 'network') {
+      return (
+        <NetworkOverlay
+          project={overlay.project}
+          width={Math.min(columns, 100)}
+          height={bodyHeight}
+          load={props.actions.network}
+          edit={props.actions.editNetwork}
+          onClose={() => update({ overlay: undefined })}
+        />
+      );
+    }
     if (overlay?.kind === 'new-project') {
       return (
         <NewProjectForm
@@ -182,6 +195,8 @@ function dashboardKey(props: DashboardScreenProps, selected: ProjectView | undef
   switch (command) {
     case 'openChat':
       return actions.openChat(name);
+    case 'network':
+      return update({ overlay: { kind: 'network', project: name } });
     case 'startStop':
       if (container && selected.container?.status === 'running' && busyTurn) {
         return confirm(`Stop ${name}'s container while a turn runs?`, () => actions.startOrStop(name), 'The turn will fail.');

@@ -1,5 +1,6 @@
 import type { Keymap } from '../../domain/keys.js';
 import type { ControlCenterSnapshot } from '../../services/control-center-state.js';
+import type { NetworkView } from '../../services/control-center.js';
 import type { UiState } from '../ui-state.js';
 
 /** What a screen may ask for; the app turns these into service calls and view changes. */
@@ -17,6 +18,10 @@ export interface ScreenActions {
   send(name: string, message: string): void;
   cancel(name: string): boolean;
   notify(text: string): void;
+  /** The project's allowlist and refused hosts, for the network overlay. */
+  network(name: string): Promise<NetworkView>;
+  /** Resolves with the one-line reason when the edit was refused. */
+  editNetwork(name: string, verb: 'allow' | 'deny', host: string): Promise<string | undefined>;
   /** Quits, asking first while a turn runs. */
   quit(): void;
 }
