@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
@@ -399,7 +400,7 @@ export class DockerEngine implements ContainerEngine {
         // Another berth process made it meanwhile: theirs will do.
         if (isNameConflict(error) || /already exists/i.test(engineMessageOf(error))) break;
         // Another process took the same subnet a moment ago: the next one.
-        if (subnet && /overlap|in use|conflict/i.test(engineMessageOf(error))) {
+        if (subnet && /overlap|in use|already used|conflict/i.test(engineMessageOf(error))) {
           taken.push(subnet);
           continue;
         }
@@ -411,13 +412,19 @@ export class DockerEngine implements ContainerEngine {
     return created;
   }
 
-  /** The subnets of every network of the engine, berth's or not. */
+  /**
+   * The subnets of every network of the engine, berth's or not, and of this
+   * machine's interfaces (another engine's bridges, the LAN): Podman refuses
+   * a subnet the host routes already, Docker silently shadows it.
+   */
   private async subnetsInUse(): Promise<Subnet[]> {
     const networks = await this.call(() => this.docker.listNetworks());
-    return networks.flatMap((network) => (network.IPAM?.Config ?? []).flatMap((config) => {
-      const subnet = config.Subnet ? parseCidr(config.Subnet) : undefined;
+    const ofEngine = networks.flatMap((network) => (network.IPAM?.Config ?? []).map((config) => config.Subnet ?? ''));
+    const ofHost = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.cidr ?? ''));
+    return [...ofEngine, ...ofHost].flatMap((text) => {
+      const subnet = parseCidr(text);
       return subnet ? [subnet] : [];
-    }));
+    });
   }
 
   async listNetworks(): Promise<ObservedNetwork[]> {
