@@ -20,12 +20,14 @@ export const net: CommandHandler = async ({ args, options, global }) => {
   const project = await context.projects.require(name);
   const allowlist = verb && host ? await egress.edit(name, verb, host) : await egress.allowlistOf(project);
   const refused = await egress.refused(name);
-  const enforced = project.mode === 'container' ? await runtime.egressEnforced(name).catch(() => undefined) : false;
+  const status = project.mode === 'container' ? await runtime.egressStatus(name).catch(() => undefined) : undefined;
+  const enforced = project.mode === 'container' ? status?.enforced : false;
   if (options.json) {
-    printJson({ project: name, mode: project.mode, enforced: enforced ?? null, allowlist: allowlist.map(entryJson), refused });
+    printJson({ project: name, mode: project.mode, enforced: enforced ?? null, hostExposed: status?.hostExposed ?? null, allowlist: allowlist.map(entryJson), refused });
     return;
   }
   printLine(`${name}: ${enforcementLine(project.mode, enforced)}`);
+  if (status?.enforced) printLine(status.hostExposed ? `this machine's services are within its reach: ${status.hostExposed}` : "this machine's services are out of its reach (host firewall)");
   printTable(['ALLOWED', 'PORTS', 'FROM'], allowlist.map((entry) => [formatHostEntry({ ...entry, port: undefined }), entry.port === undefined ? '80,443' : String(entry.port), entry.source]));
   printLine(refused.length === 0 ? 'refused lately: none' : 'refused lately:');
   if (refused.length > 0) printTable(['TIME', 'HOST', 'PORT', 'WHY'], refused.map(refusedRow));

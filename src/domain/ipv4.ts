@@ -59,16 +59,18 @@ export function firstHostOf(subnet: Subnet): string {
 }
 
 /**
- * The first block of `prefixLength` in `pool` that overlaps none of `taken`:
- * how berth gives each project network a small subnet of its own, instead of
- * a /16 from the engine's default pools, which run out after about 30.
+ * A block of `prefixLength` in `pool` that overlaps none of `taken`, looking
+ * from block number `startAt` on (and round): how berth gives each project
+ * network a small subnet of its own, instead of a /16 from the engine's
+ * default pools, which run out after about 30. A random start keeps berth
+ * processes creating networks at once from reaching for the same block.
  */
-export function nextFreeSubnet(pool: Subnet, prefixLength: number, taken: readonly Subnet[]): Subnet | undefined {
+export function nextFreeSubnet(pool: Subnet, prefixLength: number, taken: readonly Subnet[], startAt = 0): Subnet | undefined {
   const start = ipv4ToNumber(pool.address)!;
   const blockSize = 2 ** (32 - prefixLength);
-  const poolSize = 2 ** (32 - pool.prefixLength);
-  for (let offset = 0; offset + blockSize <= poolSize; offset += blockSize) {
-    const candidate = { address: numberToIpv4(start + offset), prefixLength };
+  const blocks = Math.floor(2 ** (32 - pool.prefixLength) / blockSize);
+  for (let step = 0; step < blocks; step += 1) {
+    const candidate = { address: numberToIpv4(start + ((startAt + step) % blocks) * blockSize), prefixLength };
     if (!taken.some((other) => overlaps(candidate, other))) return candidate;
   }
   return undefined;

@@ -18,9 +18,10 @@ import { BerthError } from '../domain/errors.js';
 import type { Settings } from '../domain/settings.js';
 import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './container-gateway.js';
 import { EgressProxy, type EgressRules } from './egress-proxy.js';
+import type { HostFirewall } from './host-firewall.js';
 import { ContainerNameTaken } from './errors.js';
 import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
-import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSpec, RuntimeProject } from './types.js';
+import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSpec, ObservedNetwork, RuntimeProject } from './types.js';
 import type { WarmPool } from './warm-pool.js';
 
 const WORKDIR = '/workspace';
@@ -51,6 +52,16 @@ export interface ContainerRuntimeOptions<P extends ContainerProject> {
   usesPool?: (project: P) => boolean;
   /** The allowlist and the checks of the egress proxy; without them, commands get no proxy (and an internal network, no way out). */
   egress?: EgressRules;
+  /** Keeps containers from this machine's own services; for an engine on this machine only. */
+  firewall?: HostFirewall;
+}
+
+/** How far a project's container is kept in: see RuntimeService.egressStatus. */
+export interface EgressStatus {
+  /** On its own internal network, with the egress proxy as its only way out. */
+  enforced: boolean;
+  /** Why this machine's own services are within its reach, when they are. */
+  hostExposed?: string;
 }
 
 /** A command's proxy variables, and what keeps the proxy open for it. */
@@ -76,8 +87,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   /** By container id and start time: a restart may put the container on another address. */
   private readonly gateways = new Map<string, HostGateway>();
   private readonly egressProxy: EgressProxy | undefined;
-  /** Whether a project's network has no route out, by network name: fixed when the network is made. */
-  private readonly internalNetworks = new Map<string, boolean>();
+  /** Project networks as ensured, by name: whether one is internal is fixed when it is made. */
+  private readonly networks = new Map<string, ObservedNetwork>();
 
   constructor(
     readonly engine: ContainerEngine,
@@ -148,25 +159,36 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     }
   }
 
-  /**
-   * Whether the project's container can reach only what its allowlist names:
-   * it sits on its own network, and that network has no route out.
-   */
-  async egressEnforced(project: P): Promise<boolean | undefined> {
+  /** How far the project's container is kept in; undefined when it has none. */
+  async egressStatus(project: P): Promise<EgressStatus | undefined> {
     const container = await this.status(project);
     if (!container) return undefined;
-    return this.isEnforced(project, container);
+    const network = await this.enforcedNetwork(project, container);
+    if (!network) return { enforced: false, hostExposed: 'its network has a route out' };
+    const why = await this.guardHost(network);
+    return why === undefined ? { enforced: true } : { enforced: true, hostExposed: why };
   }
 
-  private async isEnforced(project: P, container: ObservedContainer): Promise<boolean> {
-    const network = projectNetworkName(project);
-    if (!container.networks?.includes(network) || container.networks.length !== 1) return false;
-    let internal = this.internalNetworks.get(network);
-    if (internal === undefined) {
-      internal = (await this.engine.ensureNetwork(this.networkSpecOf(project))).internal;
-      this.internalNetworks.set(network, internal);
+  /** The project's network when the container is on it alone and it has no route out; undefined otherwise. */
+  private async enforcedNetwork(project: P, container: ObservedContainer): Promise<ObservedNetwork | undefined> {
+    const name = projectNetworkName(project);
+    if (!container.networks?.includes(name) || container.networks.length !== 1) return undefined;
+    let network = this.networks.get(name);
+    if (!network) {
+      network = await this.engine.ensureNetwork(this.networkSpecOf(project));
+      this.networks.set(name, network);
     }
-    return internal;
+    return network.internal ? network : undefined;
+  }
+
+  /** Puts the host firewall on the network's bridge; resolves with why it could not, or undefined. */
+  private async guardHost(network: ObservedNetwork): Promise<string | undefined> {
+    const { firewall } = this.options;
+    if (!firewall) return 'the engine is not on this machine';
+    const why = await firewall.unavailable();
+    if (why) return why;
+    if (!network.gateway) return 'its network gives this machine no address';
+    return (await firewall.guard(bridgeNameOf(network), network.gateway)) ? undefined : 'iptables refused the rules';
   }
 
   /**
@@ -176,7 +198,9 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
    * anyway (Podman), or for a container from before per-project networks.
    */
   private async egressLease(project: P, container: ObservedContainer): Promise<EgressLease> {
-    if (!this.egressProxy || !(await this.isEnforced(project, container))) return NO_EGRESS;
+    const network = this.egressProxy && (await this.enforcedNetwork(project, container));
+    if (!this.egressProxy || !network) return NO_EGRESS;
+    await this.guardHost(network);
     const gateway = await this.gatewayOf(container);
     const lease = await this.egressProxy.lease(project.name, gateway);
     const noProxy = `localhost,127.0.0.1,${gateway.address}`;
@@ -321,7 +345,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     await this.engine.remove(container.id);
     if (container.pool !== undefined) await this.options.pool?.release(container.id);
     await this.engine.removeNetwork(projectNetworkName(project));
-    this.internalNetworks.delete(projectNetworkName(project));
+    this.networks.delete(projectNetworkName(project));
   }
 
   /** Runs `action` after every earlier action on the same project has settled. */
@@ -336,6 +360,11 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       if (this.locks.get(project.name) === settled) this.locks.delete(project.name);
     }
   }
+}
+
+/** Docker names a network's bridge after its id, unless told otherwise. */
+function bridgeNameOf(network: ObservedNetwork): string {
+  return `br-${network.id.slice(0, 12)}`;
 }
 
 /** Before anything is created: the engine would otherwise fail with a mount error, or create the folder as root. */

@@ -14,6 +14,7 @@ import { connect, isIPv4, type Socket } from 'node:net';
 import type { HostEntry } from '../domain/egress.js';
 import { isAllowed } from '../domain/egress.js';
 import { inSubnet, type HostGateway } from './container-gateway.js';
+import { listenInRange } from './listen-in-range.js';
 import type { UrlLease } from './loopback-bridge.js';
 
 export interface EgressRefusal {
@@ -89,16 +90,9 @@ export class EgressProxy {
     });
     server.on('connect', (request: IncomingMessage, client: Socket, head: Buffer) => void this.tunnel(project, request, client, head, listener));
     server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.forward(project, request, response));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: gateway.address, port: 0 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const port = await listenInRange(server, gateway.address);
     server.unref();
-    const address = server.address();
-    listener.url = `http://${gateway.address}:${typeof address === 'object' && address ? address.port : 0}`;
+    listener.url = `http://${gateway.address}:${port}`;
     return listener;
   }
 

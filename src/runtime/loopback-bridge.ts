@@ -12,6 +12,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { BerthError } from '../domain/errors.js';
 import { inSubnet, type HostGateway } from './container-gateway.js';
+import { listenInRange } from './listen-in-range.js';
 
 /** A URL to hand to a command in the container, and what keeps it working until closed. */
 export interface UrlLease {
@@ -155,19 +156,11 @@ async function openRelay(gateway: HostGateway, target: Target, hostUrl: string):
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: gateway.address, port: 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  }).catch((error: unknown) => {
+  const port = await listenInRange(server, gateway.address).catch((error: unknown) => {
     throw relayFailure(error, gateway, hostUrl);
   });
   // Never what keeps berth running: a lease left open must not stop it from exiting.
   server.unref();
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return { server, port, leases: 0, sockets };
 }
 

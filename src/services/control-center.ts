@@ -261,8 +261,9 @@ export class ControlCenterService {
     const project = await this.context.projects.require(name);
     const egress = runtime.egress();
     const [allowlist, refused] = await Promise.all([egress.allowlistOf(project), egress.refused(name, 5)]);
-    const enforced = project.mode === 'container' ? await runtime.egressEnforced(name).catch(() => undefined) : false;
-    return { mode: project.mode, enforced, allowlist: allowlist.map(allowlistRow), refused };
+    const status = project.mode === 'container' ? await runtime.egressStatus(name).catch(() => undefined) : undefined;
+    const enforced = project.mode === 'container' ? status?.enforced : false;
+    return { mode: project.mode, enforced, ...(status?.hostExposed && { hostExposed: status.hostExposed }), allowlist: allowlist.map(allowlistRow), refused };
   }
 
   /** Allows or denies a host for a project; resolves with the one-line reason when it was refused. */
@@ -598,6 +599,8 @@ export interface NetworkView {
   mode: IsolationMode;
   /** undefined: no container yet. */
   enforced: boolean | undefined;
+  /** Why this machine's services are within the container's reach, when they are. */
+  hostExposed?: string;
   allowlist: AllowlistRow[];
   refused: RefusedHost[];
 }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { buildContainerSpec, containerMemoryBytes } from '../domain/container-spec.js';
 import { planStart } from '../domain/policies.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
-import { ContainerRuntime } from '../runtime/container-runtime.js';
+import { ContainerRuntime, type EgressStatus } from '../runtime/container-runtime.js';
+import { HostFirewall } from '../runtime/host-firewall.js';
 import { connectEngine } from '../runtime/docker/connect.js';
 import { resolveEngineEndpoint } from '../runtime/engine-endpoint.js';
 import type { ContainerEngine, ExecOutcome, ExecRequest, StatsSample } from '../runtime/types.js';
@@ -316,6 +317,7 @@ export class RuntimeService {
       settingsFor: (project) => this.settingsOf(project),
       pool: this.warmPool(),
       egress: this.egress(),
+      ...(this.engineIsLocal() && { firewall: new HostFirewall() }),
       // A warm container has berth's settings: a project that overrides its container's keeps its own.
       usesPool: (project) => Number(this.deps.settings().load()['policies.warmPool']) > 0 && !Object.keys(project.settings ?? {}).some((key) => key.startsWith('container.')),
     }));
@@ -333,12 +335,13 @@ export class RuntimeService {
   }
 
   /**
-   * Whether the project's container can reach only its allowlist: true on its
-   * own internal network, false on a network with a route out (Podman, or a
-   * container from before per-project networks), undefined with no container.
+   * How far the project's container is kept in: enforced on its own internal
+   * network, not on one with a route out (Podman, or a container from before
+   * per-project networks); whether this machine's services are in its reach;
+   * undefined with no container.
    */
-  async egressEnforced(name: string): Promise<boolean | undefined> {
-    return this.containerRuntime().egressEnforced(await this.containerProject(name));
+  async egressStatus(name: string): Promise<EgressStatus | undefined> {
+    return this.containerRuntime().egressStatus(await this.containerProject(name));
   }
 
   /** The warm pool of this berth's engine; it says why when it cannot work here. */

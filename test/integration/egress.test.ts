@@ -7,6 +7,8 @@
  * "Outside" is two containers on the engine's default bridge, which berth's
  * networks have no route to: a stand-in for hosts on the internet.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -135,11 +137,30 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
 
     it('refuses, whatever the allowlist, an address of this machine', async () => {
       // Its address on its own network, not the gateway (which the proxy's NO_PROXY sends direct).
-      const hostAddress = Object.values(networkInterfaces()).flat().find((address) => address?.family === 'IPv4' && !address.internal && !address.address.startsWith('10.239.'))!.address;
-      await berth(['net', 'alpha', 'allow', `${hostAddress}:22`]);
-      const result = await sh('alpha', `curl -sS -m 10 http://${hostAddress}:22/`);
-      expect(result.stdout).toContain(`resolves to ${hostAddress}, an address of this machine`);
+      await berth(['net', 'alpha', 'allow', `${hostAddress()}:22`]);
+      const result = await sh('alpha', `curl -sS -m 10 http://${hostAddress()}:22/`);
+      expect(result.stdout).toContain(`resolves to ${hostAddress()}, an address of this machine`);
     });
+  });
+
+  it("cannot reach this machine's own services, though they listen on every address", async () => {
+    const server = createServer((_request, response) => response.end('host service says hi\n'));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const gateway = new URL((await sh('alpha', 'echo "$http_proxy"')).stdout.trim()).hostname;
+      for (const address of [gateway, hostAddress()]) {
+        const direct = await sh('alpha', `curl -sS --noproxy '*' --connect-timeout 3 -m 5 http://${address}:${port}/`);
+        expect(direct.exitCode, `${address}: ${direct.stdout}`).not.toBe(0);
+        expect(direct.stdout).not.toContain('host service says hi');
+      }
+      // From the host itself, the service answers: the firewall keeps out the containers only.
+      expect(await (await fetch(`http://${hostAddress()}:${port}/`)).text()).toBe('host service says hi\n');
+      const net = JSON.parse((await berth(['net', 'alpha', '--json'])).stdout) as { hostExposed: string | null };
+      expect(net.hostExposed).toBeNull();
+    } finally {
+      server.close();
+    }
   });
 
   describe('two projects', () => {
@@ -193,6 +214,17 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     return Object.keys((await docker.getContainer(container.Id).inspect()).NetworkSettings.Networks);
   }
 });
+
+/** This machine's address on its own network (not a container bridge's). */
+function hostAddress(): string {
+  const bridges = /^(docker\d*|br-|cni-|podman|veth)/;
+  const found = Object.entries(networkInterfaces())
+    .filter(([name]) => !bridges.test(name))
+    .flatMap(([, addresses]) => addresses ?? [])
+    .find((address) => address.family === 'IPv4' && !address.internal);
+  if (!found) throw new Error('this machine has no IPv4 address of its own');
+  return found.address;
+}
 
 /** What a command in the container wrote to its workspace, once it has. */
 async function readWhenWritten(file: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
@@ -44,7 +44,7 @@ const KILL_GRACE_MS = 10_000;
 const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
 /** A subnet taken by another process between the list and the create: so many tries at the next one. */
-const SUBNET_TRIES = 8;
+const SUBNET_TRIES = 20;
 
 /** The label docker/Dockerfile puts on the workspace image: how berth knows its own images. */
 const WORKSPACE_IMAGE_LABEL = 'org.opencontainers.image.title';
@@ -382,8 +382,9 @@ export class DockerEngine implements ContainerEngine {
     for (let attempt = 0; attempt < SUBNET_TRIES; attempt += 1) {
       let subnet: Subnet | undefined;
       if (pool) {
-        if (attempt === 0) taken.push(...(await this.subnetsInUse()));
-        subnet = nextFreeSubnet(pool, PROJECT_SUBNET_PREFIX, taken);
+        // Afresh on each try: whoever took the last one may have made others meanwhile.
+        taken.push(...(await this.subnetsInUse()));
+        subnet = nextFreeSubnet(pool, PROJECT_SUBNET_PREFIX, taken, randomInt(2 ** (PROJECT_SUBNET_PREFIX - pool.prefixLength)));
         if (!subnet) throw new BerthError(`network.subnetPool ${spec.subnetPool} has no free /${PROJECT_SUBNET_PREFIX} left: widen it (berth config set network.subnetPool …)`);
       }
       try {
