@@ -37,7 +37,7 @@ function enforcementLine(mode: string, enforced: boolean | undefined): string {
   if (mode !== 'container') return 'workspace mode: the agent runs on this machine, with its network; the allowlist applies to its container mode';
   if (enforced === undefined) return 'no container yet: it gets its own network, with this allowlist as its only way out';
   if (enforced) return 'its own internal network; this allowlist, through berth\'s egress proxy, is its only way out';
-  return 'NOT enforced: its container has a route out (a Podman network, or a container from before per-project networks: berth refresh recreates it)';
+  return 'NOT enforced: its container has a route out (a Podman network, a remote engine, or a container from before per-project networks: berth refresh recreates that one)';
 }
 
 function entryJson(entry: AllowlistEntry) {

@@ -124,6 +124,8 @@ export interface NetworkSpec {
   labels: Record<string, string>;
   /** The range its subnet is taken from (network.subnetPool); without one, the engine's choice. */
   subnetPool?: string;
+  /** No route out, where the engine allows it: false when berth's egress proxy could not reach it (a remote engine). */
+  internal: boolean;
 }
 
 /** Room for the host, one container and a few more: a project network needs no more. */

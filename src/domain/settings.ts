@@ -90,7 +90,7 @@ export const SETTINGS = {
   ),
   'limits.dailyUsd': spec({ type: 'number', min: 0, max: 100_000 }, 0, "a project's spend on the model API per day (UTC), in dollars; 0: no cap"),
   'network.subnetPool': spec(
-    { type: 'string', pattern: /^(\d{1,3}\.){3}\d{1,3}\/(1[2-9]|2[0-4])$/, maxLength: 18, hint: 'an IPv4 range such as 10.239.0.0/16 (a /12 to a /24)' },
+    { type: 'string', pattern: /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(1[2-9]|2[0-4])$/, maxLength: 18, hint: 'an IPv4 range such as 10.239.0.0/16 (a /12 to a /24)' },
     '10.239.0.0/16',
     'the addresses from which each project network gets a /28 of its own',
   ),

@@ -54,6 +54,11 @@ export interface ContainerRuntimeOptions<P extends ContainerProject> {
   egress?: EgressRules;
   /** Keeps containers from this machine's own services; for an engine on this machine only. */
   firewall?: HostFirewall;
+  /**
+   * False for a remote engine: berth's proxies cannot listen on its networks,
+   * so a project network there keeps its route out (egress not enforced).
+   */
+  engineIsLocal?: boolean;
 }
 
 /** How far a project's container is kept in: see RuntimeService.egressStatus. */
@@ -164,7 +169,9 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     const container = await this.status(project);
     if (!container) return undefined;
     const network = await this.enforcedNetwork(project, container);
-    if (!network) return { enforced: false, hostExposed: 'its network has a route out' };
+    if (!network) {
+      return { enforced: false, hostExposed: this.options.engineIsLocal === false ? 'the engine is not on this machine' : 'its network has a route out' };
+    }
     const why = await this.guardHost(network);
     return why === undefined ? { enforced: true } : { enforced: true, hostExposed: why };
   }
@@ -212,7 +219,12 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
 
   private networkSpecOf(project: P): NetworkSpec {
     const subnetPool = String(this.options.settingsFor(project)['network.subnetPool']);
-    return { name: projectNetworkName(project), labels: { ...this.options.extraLabels, [LABELS.project]: project.name }, subnetPool };
+    return {
+      name: projectNetworkName(project),
+      labels: { ...this.options.extraLabels, [LABELS.project]: project.name },
+      subnetPool,
+      internal: this.options.engineIsLocal !== false,
+    };
   }
 
   /**

@@ -202,7 +202,7 @@ export class WarmPool {
       labels: { ...spec.labels, [LABELS.project]: '', [LABELS.workspace]: folders.workspace, [LABELS.pool]: slot },
       propagation: 'rslave',
       // No project's network yet: the one it joins when a project adopts it (see ContainerRuntime).
-      network: (await this.engine.ensureNetwork({ name: POOL_NETWORK, labels: {} })).id,
+      network: (await this.engine.ensureNetwork({ name: POOL_NETWORK, labels: {}, internal: true })).id,
     };
     const container = await this.engine.create(warm);
     await this.engine.start(container.id);

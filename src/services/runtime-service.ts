@@ -317,6 +317,7 @@ export class RuntimeService {
       settingsFor: (project) => this.settingsOf(project),
       pool: this.warmPool(),
       egress: this.egress(),
+      engineIsLocal: this.engineIsLocal(),
       ...(this.engineIsLocal() && { firewall: new HostFirewall() }),
       // A warm container has berth's settings: a project that overrides its container's keeps its own.
       usesPool: (project) => Number(this.deps.settings().load()['policies.warmPool']) > 0 && !Object.keys(project.settings ?? {}).some((key) => key.startsWith('container.')),

@@ -88,6 +88,10 @@ describeWithDocker('container hardening on Docker', () => {
     expect(host.RestartPolicy).toMatchObject({ Name: 'no' });
     expect(host.Init).toBe(true);
     expect(host.NetworkMode).not.toBe('host');
+    // On its own network only, and that network has no route out.
+    const networks = Object.entries(info.NetworkSettings.Networks);
+    expect(networks.map(([name]) => name)).toEqual([`${info.Name.slice(1)}-net`]);
+    expect((await docker.getNetwork(networks[0]![1].NetworkID).inspect()).Internal).toBe(true);
     expect(info.State.Health?.Status).toBe('starting');
     // The engine's socket would hand the agent the host: it is never mounted, by any name.
     const mounts = info.Mounts.map((mount) => ({ source: mount.Source, target: mount.Destination, rw: mount.RW }));

@@ -109,6 +109,12 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
       expect(otherPort.stdout).toBe('403');
     });
 
+    it('sends git through the proxy too, which refuses it a host off the allowlist', async () => {
+      const git = await sh('alpha', `git ls-remote http://${outside.refused}:${PORT}/repo.git 2>&1; echo " exit=$?"`);
+      expect(git.stdout).toMatch(/403/);
+      expect(git.stdout).toMatch(/exit=128/);
+    });
+
     it('logs each refusal with the project and the host, and berth net shows them', async () => {
       await sh('alpha', `curl -s -m 10 http://${outside.refused}:${PORT}/ >/dev/null`);
       const shown = await berth(['net', 'alpha', '--json']);

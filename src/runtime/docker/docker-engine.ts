@@ -376,7 +376,7 @@ export class DockerEngine implements ContainerEngine {
   async ensureNetwork(spec: NetworkSpec): Promise<ObservedNetwork> {
     const existing = await this.inspectNetwork(spec.name);
     if (existing) return existing;
-    const internal = (await this.productName()) === 'docker';
+    const internal = spec.internal && (await this.productName()) === 'docker';
     const pool = spec.subnetPool === undefined ? undefined : parseCidr(spec.subnetPool);
     const taken: Subnet[] = [];
     for (let attempt = 0; attempt < SUBNET_TRIES; attempt += 1) {
