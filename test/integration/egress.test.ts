@@ -15,6 +15,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultSettings, type Settings } from '../../src/domain/settings.js';
+import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
+import { DockerEngine } from '../../src/runtime/docker/docker-engine.js';
 import { runBerth, type BerthResult } from '../helpers/berth-cli.js';
 import { TEST_RUN_LABEL, createDockerClient, describeWithDocker, newTestRunId, removeTestContainers } from '../helpers/engine.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
@@ -213,6 +216,28 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
       expect(result.stdout).toMatch(/exit=(7|28|52|56)/);
       await betaRun;
     });
+  });
+
+  it("cannot use beta's relay to the model API (the credential proxy's way in)", async () => {
+    // A server on this machine's loopback stands for the credential proxy; the runtime relays it onto beta's network.
+    const api = createServer((_request, response) => response.end('model api says hi\n'));
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const runtime = new ContainerRuntime(new DockerEngine({ docker }), {
+      paths: { home },
+      settingsFor: () => ({ ...defaultSettings(), 'container.image': image }) as Settings,
+    });
+    try {
+      const lease = await runtime.reachableUrl({ name: 'beta', path: path.join(home, 'workspaces', 'beta') }, `http://127.0.0.1:${(api.address() as AddressInfo).port}`);
+      const fromBeta = await sh('beta', `curl -sS -m 5 ${lease.url}`);
+      expect(fromBeta.stdout).toContain('model api says hi');
+      const fromAlpha = await sh('alpha', `curl -sS -m 5 --noproxy '*' ${lease.url}; echo " exit=$?"`);
+      expect(fromAlpha.stdout).not.toContain('model api says hi');
+      expect(fromAlpha.stdout).toMatch(/exit=(7|28|52|56)/);
+      await lease.close();
+    } finally {
+      await runtime.close();
+      api.close();
+    }
   });
 
   async function networksOf(project: string): Promise<string[]> {
