@@ -1,5 +1,6 @@
-import { createContext } from '../services/context.js';
-import type { CommandHandler } from './command-table.js';
+import { containerName } from '../domain/container.js';
+import { createContext, type BerthContext } from '../services/context.js';
+import type { CommandHandler, GlobalOptions } from './command-table.js';
 import { formatAgo, printJson, printLine, printTable } from './output.js';
 
 export const addProject: CommandHandler = async ({ args, options }) => {
@@ -30,13 +31,29 @@ export const listProjects: CommandHandler = async ({ options }) => {
   );
 };
 
-export const removeProject: CommandHandler = async ({ args, options }) => {
+export const removeProject: CommandHandler = async ({ args, options, global }) => {
   const [name] = args as [string];
-  const { project, purgedWorkspace } = await createContext().projects.remove(name, { purge: options.purge === true });
+  const context = createContext();
+  const existing = await context.projects.require(name);
+  // Its container (and network) would otherwise live on with no project to answer for it.
+  if (existing.mode === 'container') await removeContainerOf(context, name, containerName(existing), global);
+  const { project, purgedWorkspace } = await context.projects.remove(name, { purge: options.purge === true });
   printLine(`removed project ${project.name}`);
   if (purgedWorkspace) printLine(`deleted its workspace ${purgedWorkspace}`);
   else if (options.purge) printLine(`kept ${project.path}: berth did not create it`);
 };
+
+/** A container that cannot be removed now (no engine) does not keep the project: berth says how to remove it later. */
+async function removeContainerOf(context: BerthContext, name: string, container: string, global: GlobalOptions): Promise<void> {
+  const runtime = await context.runtime(global);
+  try {
+    await runtime.removeContainer(name, 'project removed');
+  } catch (error) {
+    process.stderr.write(`berth: container ${container} was not removed (${(error as Error).message.split('\n')[0]}): docker rm -f ${container} removes it\n`);
+  } finally {
+    await runtime.close();
+  }
+}
 
 export const setProject: CommandHandler = async ({ args }) => {
   const [name, key, value] = args as [string, string, string];

@@ -279,7 +279,17 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (container.status === 'running' || container.status === 'restarting') return container;
     if (container.status === 'paused') throw new BerthError(`container ${name} is paused: docker unpause ${name} resumes it`);
     onProgress?.(`starting ${name}`);
-    await this.engine.start(container.id);
+    try {
+      await this.engine.start(container.id);
+    } catch (error) {
+      // `docker network prune` takes a stopped container's network: a new container, on a new network, keeps every host folder.
+      if (!/network .* not found/i.test((error as Error).message)) throw error;
+      onProgress?.(`the network of ${name} was removed (docker network prune?): recreating it, workspace and agent config kept`);
+      await this.engine.remove(container.id);
+      if (container.pool !== undefined) await this.options.pool?.release(container.id);
+      container = await this.create(project, onProgress);
+      await this.engine.start(container.id);
+    }
     const started = await this.engine.inspect(container.id);
     if (!started) throw new BerthError(`container ${name} was removed while it started`);
     return started;

@@ -240,6 +240,21 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     }
   });
 
+  it('recreates a stopped container whose network was removed (docker network prune), keeping the workspace', async () => {
+    expect((await berth(['project', 'add', 'gamma', '--mode', 'container'])).exitCode).toBe(0);
+    expect((await sh('gamma', 'echo kept > /workspace/kept.txt')).exitCode).toBe(0);
+    const [network] = await networksOf('gamma');
+    expect((await berth(['stop', 'gamma'])).exitCode).toBe(0);
+    await docker.getNetwork(network!).remove();
+    const up = await berth(['up', 'gamma']);
+    expect(up.exitCode, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/the network of berth-gamma-\S+ was removed \(docker network prune\?\): recreating it/);
+    const after = await sh('gamma', 'cat /workspace/kept.txt; echo "$http_proxy"');
+    expect(after.stdout).toMatch(/^kept\nhttp:\/\/10\.239\./);
+    expect(await networksOf('gamma')).toEqual([network]);
+    await berth(['project', 'rm', 'gamma']);
+  });
+
   async function networksOf(project: string): Promise<string[]> {
     const container = (await docker.listContainers({ filters: { label: [`berth.project=${project}`] } }))[0]!;
     return Object.keys((await docker.getContainer(container.Id).inspect()).NetworkSettings.Networks);
