@@ -23,21 +23,21 @@ export const net: CommandHandler = async ({ args, options, global }) => {
   const status = project.mode === 'container' ? await runtime.egressStatus(name).catch(() => undefined) : undefined;
   const enforced = project.mode === 'container' ? status?.enforced : false;
   if (options.json) {
-    printJson({ project: name, mode: project.mode, enforced: enforced ?? null, hostExposed: status?.hostExposed ?? null, allowlist: allowlist.map(entryJson), refused });
+    printJson({ project: name, mode: project.mode, enforced: enforced ?? null, routeOut: status?.routeOut ?? null, hostExposed: status?.hostExposed ?? null, allowlist: allowlist.map(entryJson), refused });
     return;
   }
-  printLine(`${name}: ${enforcementLine(project.mode, enforced)}`);
+  printLine(`${name}: ${enforcementLine(project.mode, enforced, status?.routeOut)}`);
   if (status?.enforced) printLine(status.hostExposed ? `this machine's services are within its reach: ${status.hostExposed}` : "this machine's services are out of its reach (host firewall)");
   printTable(['ALLOWED', 'PORTS', 'FROM'], allowlist.map((entry) => [formatHostEntry({ ...entry, port: undefined }), entry.port === undefined ? '80,443' : String(entry.port), entry.source]));
   printLine(refused.length === 0 ? 'refused lately: none' : 'refused lately:');
   if (refused.length > 0) printTable(['TIME', 'HOST', 'PORT', 'WHY'], refused.map(refusedRow));
 };
 
-function enforcementLine(mode: string, enforced: boolean | undefined): string {
+function enforcementLine(mode: string, enforced: boolean | undefined, routeOut: string | undefined): string {
   if (mode !== 'container') return 'workspace mode: the agent runs on this machine, with its network; the allowlist applies to its container mode';
   if (enforced === undefined) return 'no container yet: it gets its own network, with this allowlist as its only way out';
-  if (enforced) return 'its own internal network; this allowlist, through berth\'s egress proxy, is its only way out';
-  return 'NOT enforced: its container has a route out (a Podman network, a remote engine, or a container from before per-project networks: berth refresh recreates that one)';
+  if (enforced) return 'its own network with no route out; this allowlist, through berth\'s egress proxy, is its only way out';
+  return `NOT enforced: its container has a route out: ${routeOut ?? 'its network has one'}`;
 }
 
 function entryJson(entry: AllowlistEntry) {

@@ -19,6 +19,7 @@ import type { Settings } from '../domain/settings.js';
 import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './container-gateway.js';
 import { EgressProxy, type EgressRules } from './egress-proxy.js';
 import type { HostFirewall } from './host-firewall.js';
+import { interfaceHolding } from './host-interfaces.js';
 import { ContainerNameTaken } from './errors.js';
 import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
 import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSpec, ObservedNetwork, RuntimeProject } from './types.js';
@@ -63,10 +64,12 @@ export interface ContainerRuntimeOptions<P extends ContainerProject> {
 
 /** How far a project's container is kept in: see RuntimeService.egressStatus. */
 export interface EgressStatus {
-  /** On its own internal network, with the egress proxy as its only way out. */
+  /** On its own network with no route out (internal, or sealed by the host firewall): the egress proxy is its only way out. */
   enforced: boolean;
   /** Why this machine's own services are within its reach, when they are. */
   hostExposed?: string;
+  /** Why it has a route out, when it is not enforced. */
+  routeOut?: string;
 }
 
 /** A command's proxy variables, and what keeps the proxy open for it. */
@@ -170,13 +173,27 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (!container) return undefined;
     const network = await this.enforcedNetwork(project, container);
     if (!network) {
-      return { enforced: false, hostExposed: this.options.engineIsLocal === false ? 'the engine is not on this machine' : 'its network has a route out' };
+      const routeOut = await this.whyRouteOut(project, container);
+      return { enforced: false, routeOut, hostExposed: routeOut };
     }
     const why = await this.guardHost(network);
     return why === undefined ? { enforced: true } : { enforced: true, hostExposed: why };
   }
 
-  /** The project's network when the container is on it alone and it has no route out; undefined otherwise. */
+  private async whyRouteOut(project: P, container: ObservedContainer): Promise<string> {
+    if (this.options.engineIsLocal === false) return 'the engine is not on this machine, so berth cannot close its networks';
+    const name = projectNetworkName(project);
+    if (!container.networks?.includes(name) || container.networks.length !== 1) return 'it is not on its own network alone (made before per-project networks?): berth refresh recreates it';
+    const firewallUnavailable = this.options.firewall ? await this.options.firewall.unavailable() : 'there is no host firewall';
+    if (firewallUnavailable) return `the engine cannot make its network internal, and ${firewallUnavailable}`;
+    return 'the engine cannot make its network internal, and iptables refused to seal its bridge';
+  }
+
+  /**
+   * The project's network when the container is on it alone and it has no
+   * route out: internal, or sealed by the host firewall where the engine
+   * cannot make it internal (Podman); undefined otherwise.
+   */
   private async enforcedNetwork(project: P, container: ObservedContainer): Promise<ObservedNetwork | undefined> {
     const name = projectNetworkName(project);
     if (!container.networks?.includes(name) || container.networks.length !== 1) return undefined;
@@ -185,7 +202,18 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       network = await this.engine.ensureNetwork(this.networkSpecOf(project));
       this.networks.set(name, network);
     }
-    return network.internal ? network : undefined;
+    if (network.internal) return network;
+    return (await this.seal(network)) ? network : undefined;
+  }
+
+  /** Drops, on this machine, what is forwarded from or to the network's bridge: false where that cannot be done. */
+  private async seal(network: ObservedNetwork): Promise<boolean> {
+    const { firewall } = this.options;
+    const { gateway } = network;
+    if (!firewall || !gateway) return false;
+    // A Podman network's bridge appears when its first container starts: ensure seals it then.
+    const bridge = await interfaceHolding(gateway);
+    return bridge !== undefined && (await firewall.seal(bridge, gateway));
   }
 
   /** Puts the host firewall on the network's bridge; resolves with why it could not, or undefined. */
@@ -194,8 +222,9 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (!firewall) return 'the engine is not on this machine';
     const why = await firewall.unavailable();
     if (why) return why;
-    if (!network.gateway) return 'its network gives this machine no address';
-    return (await firewall.guard(bridgeNameOf(network), network.gateway)) ? undefined : 'iptables refused the rules';
+    const bridge = network.gateway && (await interfaceHolding(network.gateway));
+    if (!network.gateway || !bridge) return 'its network gives this machine no address';
+    return (await firewall.guard(bridge, network.gateway)) ? undefined : 'iptables refused the rules';
   }
 
   /**
@@ -292,6 +321,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     }
     const started = await this.engine.inspect(container.id);
     if (!started) throw new BerthError(`container ${name} was removed while it started`);
+    // Before any command runs in it: on Podman, the network is sealed only now that its bridge exists.
+    await this.enforcedNetwork(project, started);
     return started;
   }
 
@@ -368,6 +399,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (container.pool !== undefined) await this.options.pool?.release(container.id);
     await this.engine.removeNetwork(projectNetworkName(project));
     this.networks.delete(projectNetworkName(project));
+    // Its bridge's name may be given to the next network made (Podman's are): its rules go now.
+    await this.options.firewall?.forgetGone();
   }
 
   /** Runs `action` after every earlier action on the same project has settled. */
@@ -382,11 +415,6 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       if (this.locks.get(project.name) === settled) this.locks.delete(project.name);
     }
   }
-}
-
-/** Docker names a network's bridge after its id, unless told otherwise. */
-function bridgeNameOf(network: ObservedNetwork): string {
-  return `br-${network.id.slice(0, 12)}`;
 }
 
 /** Before anything is created: the engine would otherwise fail with a mount error, or create the folder as root. */

@@ -1,20 +1,28 @@
 /**
- * Closes the one door a project's internal network leaves open: this machine
- * itself. A container reaches every address of the host through its
- * network's gateway (the kernel delivers locally what Docker's isolation
- * rules, which filter forwarding, never see), so a service listening on
- * 0.0.0.0 would be in its reach. Per project bridge, berth's chain in the
- * INPUT table lets through only replies and berth's own listener ports on
- * the gateway, and drops the rest.
+ * What berth adds to iptables around a project's bridge, on this machine.
+ *
+ * - guard: closes the one door an internal network leaves open, this machine
+ *   itself. A container reaches every address of the host through its
+ *   network's gateway (the kernel delivers locally what the engine's
+ *   isolation rules, which filter forwarding, never see), so a service
+ *   listening on 0.0.0.0 would be in its reach. berth's INPUT chain lets
+ *   through only replies and berth's own listener ports on the gateway.
+ * - seal: for an engine that cannot make a network internal and still leave
+ *   the host an address on it (Podman), drops everything forwarded from or to
+ *   the bridge, which makes it internal in effect.
  *
  * Needs root, Linux, iptables and an engine on this machine; elsewhere it
  * says why, and berth net shows it.
  */
-import { access } from 'node:fs/promises';
 import { execa } from 'execa';
+import { hostInterfaces } from './host-interfaces.js';
 import { LISTENER_PORTS } from './listen-in-range.js';
 
-const CHAIN = 'BERTH-INPUT';
+/** berth's chains, and the built-in chain each is jumped to from. */
+const CHAINS = { 'BERTH-INPUT': 'INPUT', 'BERTH-FORWARD': 'FORWARD' } as const;
+type Chain = keyof typeof CHAINS;
+/** Each rule's comment: berth's, and the gateway of the network it is for. */
+const TAG = 'berth:';
 
 export type IptablesRunner = (args: string[]) => Promise<{ exitCode: number; stdout: string }>;
 
@@ -29,7 +37,7 @@ export class HostFirewall {
 
   constructor(private readonly run: IptablesRunner = runIptables) {}
 
-  /** Why the firewall cannot work here, in one line; undefined when it can. Creates berth's chain once. */
+  /** Why the firewall cannot work here, in one line; undefined when it can. Creates berth's chains once. */
   unavailable(): Promise<string | undefined> {
     this.ready ??= this.prepare();
     return this.ready;
@@ -37,62 +45,82 @@ export class HostFirewall {
 
   /**
    * Lets `bridge` reach only replies and berth's listener ports on `gateway`;
-   * idempotent, checked once per process. The rules of a removed network's
-   * bridge are dropped the next time a bridge is guarded.
+   * idempotent, checked once per process.
    */
   async guard(bridge: string, gateway: string): Promise<boolean> {
-    if ((await this.unavailable()) !== undefined) return false;
     if (this.guarded.has(bridge)) return true;
-    if ((await this.run(['-C', CHAIN, ...dropRule(bridge)])).exitCode !== 0) {
-      await this.forgetGoneBridges();
-      for (const rule of [
-        ['-i', bridge, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN'],
-        ['-i', bridge, '-d', gateway, '-p', 'tcp', '--dport', `${LISTENER_PORTS.first}:${LISTENER_PORTS.last}`, '-j', 'RETURN'],
-        dropRule(bridge),
-      ]) {
-        const added = await this.run(['-A', CHAIN, ...rule]);
-        if (added.exitCode !== 0) return false;
-      }
+    const added = await this.ensureRules('BERTH-INPUT', gateway, [
+      ['-i', bridge, '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'RETURN'],
+      ['-i', bridge, '-d', gateway, '-p', 'tcp', '--dport', `${LISTENER_PORTS.first}:${LISTENER_PORTS.last}`, '-j', 'RETURN'],
+      ['-i', bridge, '-j', 'DROP'],
+    ]);
+    if (added) this.guarded.add(bridge);
+    return added;
+  }
+
+  /**
+   * Drops every packet forwarded from or to `bridge` (which holds `gateway`):
+   * no route out, nor in from another network. Checked on every call (not
+   * cached), since it is what keeps the container in: it is cheap, and
+   * another berth may have pruned the rules meanwhile.
+   */
+  seal(bridge: string, gateway: string): Promise<boolean> {
+    return this.ensureRules('BERTH-FORWARD', gateway, [
+      ['-i', bridge, '-j', 'DROP'],
+      ['-o', bridge, '-j', 'DROP'],
+    ]);
+  }
+
+  /**
+   * Drops the rules of networks that are gone. Each rule names its network's
+   * gateway; it is stale once its bridge no longer holds that address, which
+   * matters since Podman reuses bridge names (cni-podman1, …): a stale rule
+   * would otherwise cut off whatever network gets the name next.
+   */
+  async forgetGone(): Promise<void> {
+    if ((await this.unavailable()) !== undefined) return;
+    for (const chain of Object.keys(CHAINS) as Chain[]) await this.forgetGoneIn(chain);
+  }
+
+  /** Appends `rules`, tagged with `gateway`, to `chain` unless its last one is there already; false when iptables refuses. */
+  private async ensureRules(chain: Chain, gateway: string, rules: string[][]): Promise<boolean> {
+    if ((await this.unavailable()) !== undefined) return false;
+    const tagged = rules.map((rule) => [...rule.slice(0, -2), '-m', 'comment', '--comment', `${TAG}${gateway}`, ...rule.slice(-2)]);
+    if ((await this.run(['-C', chain, ...tagged.at(-1)!])).exitCode === 0) return true;
+    await this.forgetGoneIn(chain);
+    for (const rule of tagged) {
+      if ((await this.run(['-A', chain, ...rule])).exitCode !== 0) return false;
     }
-    this.guarded.add(bridge);
     return true;
   }
 
   private async prepare(): Promise<string | undefined> {
     if (process.platform !== 'linux') return 'the host firewall needs Linux';
     if (process.getuid?.() !== 0) return 'the host firewall needs berth to run as root';
-    const listed = await this.run(['-S', CHAIN]).catch(() => undefined);
-    if (!listed) return 'the host firewall needs iptables';
-    if (listed.exitCode !== 0 && (await this.run(['-N', CHAIN])).exitCode !== 0) return `iptables refused to create the ${CHAIN} chain`;
-    if ((await this.run(['-C', 'INPUT', '-j', CHAIN])).exitCode !== 0 && (await this.run(['-I', 'INPUT', '1', '-j', CHAIN])).exitCode !== 0) {
-      return `iptables refused to send INPUT through ${CHAIN}`;
+    for (const [chain, builtIn] of Object.entries(CHAINS)) {
+      const listed = await this.run(['-S', chain]).catch(() => undefined);
+      if (!listed) return 'the host firewall needs iptables';
+      if (listed.exitCode !== 0 && (await this.run(['-N', chain])).exitCode !== 0) return `iptables refused to create the ${chain} chain`;
+      // First, so that no accept of the engine's comes before it.
+      if ((await this.run(['-C', builtIn, '-j', chain])).exitCode !== 0 && (await this.run(['-I', builtIn, '1', '-j', chain])).exitCode !== 0) {
+        return `iptables refused to send ${builtIn} through ${chain}`;
+      }
     }
     return undefined;
   }
 
-  /** Rules of bridges that no longer exist match nothing: they go, so that the chain does not grow forever. */
-  private async forgetGoneBridges(): Promise<void> {
-    const gone = new Set<string>();
-    for (const name of await this.bridgesInChain()) {
-      if (!(await access(`/sys/class/net/${name}`).then(() => true, () => false))) gone.add(name);
-    }
-    if (gone.size > 0) await this.deleteRulesOf((name) => gone.has(name));
-  }
-
-  private async bridgesInChain(): Promise<string[]> {
-    const { stdout } = await this.run(['-S', CHAIN]);
-    return [...new Set(stdout.split('\n').flatMap((line) => / -i (\S+)/.exec(line)?.[1] ?? []))];
-  }
-
-  private async deleteRulesOf(matches: (bridge: string) => boolean): Promise<void> {
-    const { stdout } = await this.run(['-S', CHAIN]);
-    for (const line of stdout.split('\n')) {
-      const bridge = / -i (\S+)/.exec(line)?.[1];
-      if (bridge && matches(bridge)) await this.run(['-D', ...line.trim().split(/\s+/).slice(1)]);
+  private async forgetGoneIn(chain: Chain): Promise<void> {
+    const { stdout } = await this.run(['-S', chain]);
+    const rules = stdout.split('\n').filter((line) => line.startsWith('-A '));
+    const held = new Map((await hostInterfaces()).map((found) => [found.name, new Set(found.addresses.map((address) => address.address))]));
+    for (const line of rules) {
+      const bridge = / -[io] (\S+)/.exec(line)?.[1];
+      const gateway = new RegExp(`--comment "?${TAG}([\\d.]+)`).exec(line)?.[1];
+      // Untagged: made by an earlier berth; it is added again, tagged.
+      if (bridge && gateway && held.get(bridge)?.has(gateway)) continue;
+      // By its text, not its number, which another berth's change would shift. (Tags hold no spaces.)
+      await this.run(['-D', ...line.split(/\s+/).slice(1).map((token) => token.replaceAll('"', ''))]);
     }
   }
 }
 
-function dropRule(bridge: string): string[] {
-  return ['-i', bridge, '-j', 'DROP'];
-}

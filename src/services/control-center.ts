@@ -263,7 +263,7 @@ export class ControlCenterService {
     const [allowlist, refused] = await Promise.all([egress.allowlistOf(project), egress.refused(name, 5)]);
     const status = project.mode === 'container' ? await runtime.egressStatus(name).catch(() => undefined) : undefined;
     const enforced = project.mode === 'container' ? status?.enforced : false;
-    return { mode: project.mode, enforced, ...(status?.hostExposed && { hostExposed: status.hostExposed }), allowlist: allowlist.map(allowlistRow), refused };
+    return { mode: project.mode, enforced, ...(status?.hostExposed && { hostExposed: status.hostExposed }), ...(status?.routeOut && { routeOut: status.routeOut }), allowlist: allowlist.map(allowlistRow), refused };
   }
 
   /** Allows or denies a host for a project; resolves with the one-line reason when it was refused. */
@@ -601,6 +601,8 @@ export interface NetworkView {
   enforced: boolean | undefined;
   /** Why this machine's services are within the container's reach, when they are. */
   hostExposed?: string;
+  /** Why the container has a route out, when it is not enforced. */
+  routeOut?: string;
   allowlist: AllowlistRow[];
   refused: RefusedHost[];
 }

@@ -4,7 +4,6 @@
  * `berth net` and the TUI; consulted by the egress proxy on every connection;
  * and the hosts it refused, kept in the audit log.
  */
-import { networkInterfaces } from 'node:os';
 import {
   buildAllowlist,
   editAllowlist,
@@ -19,6 +18,7 @@ import type { Project } from '../domain/project.js';
 import { settingsForProject, type Settings } from '../domain/settings.js';
 import type { EgressRefusal, EgressRules } from '../runtime/egress-proxy.js';
 import { gitRemoteUrl } from '../runtime/git.js';
+import { recentHostInterfaces } from '../runtime/host-interfaces.js';
 import type { ObservedNetwork } from '../runtime/types.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { SettingsStore } from '../store/settings-store.js';
@@ -94,7 +94,7 @@ export class EgressService implements EgressRules {
   }
 
   async forbiddenAddress(address: string): Promise<string | undefined> {
-    return forbiddenAddressReason(address, { localAddresses: localAddresses(), projectSubnets: await this.projectSubnets() });
+    return forbiddenAddressReason(address, { localAddresses: await localAddresses(), projectSubnets: await this.projectSubnets() });
   }
 
   onRefused(refusal: EgressRefusal): void {
@@ -148,10 +148,7 @@ const PRIVATE_RANGES: Subnet[] = [
   { address: '192.168.0.0', prefixLength: 16 },
 ];
 
-/** This machine's IPv4 addresses: its services are not the internet, whatever name points at them. */
-function localAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((address) => address?.family === 'IPv4')
-    .map((address) => address!.address);
+/** This machine's IPv4 addresses, down bridges' included: its services are not the internet, whatever name points at them. */
+async function localAddresses(): Promise<string[]> {
+  return (await recentHostInterfaces()).flatMap((found) => found.addresses.map((held) => held.address));
 }

@@ -23,3 +23,11 @@ export async function runBerth(
   });
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
+
+/** Runs berth commands one after another: a suite's set-up, which stops at the first that fails, with its stderr. */
+export async function runBerthSteps(berth: (args: string[]) => Promise<BerthResult>, steps: string[][]): Promise<void> {
+  for (const args of steps) {
+    const result = await berth(args);
+    if (result.exitCode !== 0) throw new Error(`berth ${args.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
+  }
+}

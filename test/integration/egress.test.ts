@@ -10,7 +10,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSettings, type Settings } from '../../src/domain/settings.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { DockerEngine } from '../../src/runtime/docker/docker-engine.js';
-import { runBerth, type BerthResult } from '../helpers/berth-cli.js';
+import { runBerth, runBerthSteps, type BerthResult } from '../helpers/berth-cli.js';
+import { curlDirect, expectHostServiceOutOfReach, hostAddress } from '../helpers/egress-probes.js';
 import { TEST_RUN_LABEL, createDockerClient, describeWithDocker, newTestRunId, removeTestContainers } from '../helpers/engine.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
@@ -42,14 +43,11 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     image = await ensureWorkspaceImage(docker);
     home = await mkdtemp(path.join(tmpdir(), 'berth-test-egress-'));
     await chmod(home, 0o755);
-    for (const args of [
+    await runBerthSteps(berth, [
       ['config', 'set', 'container.image', image],
       ['project', 'add', 'alpha', '--mode', 'container'],
       ['project', 'add', 'beta', '--mode', 'container'],
-    ]) {
-      const result = await berth(args);
-      expect(result.exitCode, `${args.join(' ')}: ${result.stderr}`).toBe(0);
-    }
+    ]);
     for (const which of ['allowed', 'refused'] as const) {
       const container = await docker.createContainer({
         Image: image,
@@ -88,7 +86,7 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     it('cannot reach an outside host directly, allowlisted or not', async () => {
       await berth(['net', 'alpha', 'allow', `${outside.allowed}:${PORT}`]);
       for (const address of [outside.allowed, outside.refused]) {
-        const direct = await sh('alpha', `curl -sS --noproxy '*' --connect-timeout 3 -m 5 http://${address}:${PORT}/`);
+        const direct = await sh('alpha', curlDirect(`${address}:${PORT}`));
         expect(direct.exitCode, direct.stdout).not.toBe(0);
         expect(direct.stdout).not.toContain('says hi');
       }
@@ -153,23 +151,9 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
   });
 
   it("cannot reach this machine's own services, though they listen on every address", async () => {
-    const server = createServer((_request, response) => response.end('host service says hi\n'));
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const gateway = new URL((await sh('alpha', 'echo "$http_proxy"')).stdout.trim()).hostname;
-      for (const address of [gateway, hostAddress()]) {
-        const direct = await sh('alpha', `curl -sS --noproxy '*' --connect-timeout 3 -m 5 http://${address}:${port}/`);
-        expect(direct.exitCode, `${address}: ${direct.stdout}`).not.toBe(0);
-        expect(direct.stdout).not.toContain('host service says hi');
-      }
-      // From the host itself, the service answers: the firewall keeps out the containers only.
-      expect(await (await fetch(`http://${hostAddress()}:${port}/`)).text()).toBe('host service says hi\n');
-      const net = JSON.parse((await berth(['net', 'alpha', '--json'])).stdout) as { hostExposed: string | null };
-      expect(net.hostExposed).toBeNull();
-    } finally {
-      server.close();
-    }
+    await expectHostServiceOutOfReach(sh, 'alpha');
+    const net = JSON.parse((await berth(['net', 'alpha', '--json'])).stdout) as { hostExposed: string | null };
+    expect(net.hostExposed).toBeNull();
   });
 
   describe('two projects', () => {
@@ -194,7 +178,7 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
       expect(alphaNetworks).toHaveLength(1);
       expect(betaNetworks).toHaveLength(1);
       expect(alphaNetworks[0]).not.toBe(betaNetworks[0]);
-      const direct = await sh('alpha', `curl -sS --noproxy '*' --connect-timeout 3 -m 5 http://${betaAddress}:${PORT}/`);
+      const direct = await sh('alpha', curlDirect(`${betaAddress}:${PORT}`));
       expect(direct.exitCode).not.toBe(0);
       expect(direct.stdout).not.toContain('beta says hi');
     });
@@ -255,22 +239,25 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     await berth(['project', 'rm', 'gamma']);
   });
 
+  it('says the allowlist is not enforced, and why, once the container has a second network with a route out', async () => {
+    expect((await berth(['project', 'add', 'delta', '--mode', 'container'])).exitCode).toBe(0);
+    expect((await berth(['up', 'delta'])).exitCode).toBe(0);
+    const container = (await docker.listContainers({ filters: { label: ['berth.project=delta'] } }))[0]!;
+    await docker.getNetwork('bridge').connect({ Container: container.Id });
+    const net = JSON.parse((await berth(['net', 'delta', '--json'])).stdout) as { enforced: boolean; routeOut: string | null };
+    expect(net.enforced).toBe(false);
+    expect(net.routeOut).toMatch(/not on its own network alone .*berth refresh recreates it/);
+    expect((await berth(['net', 'delta'])).stdout).toMatch(/^delta: NOT enforced: its container has a route out: it is not on its own network alone/);
+    // And its commands get no proxy, which would promise what the network does not keep.
+    expect((await sh('delta', 'echo "[$HTTPS_PROXY]"')).stdout).toBe('[]\n');
+    expect((await berth(['project', 'rm', 'delta'])).exitCode).toBe(0);
+  });
+
   async function networksOf(project: string): Promise<string[]> {
     const container = (await docker.listContainers({ filters: { label: [`berth.project=${project}`] } }))[0]!;
     return Object.keys((await docker.getContainer(container.Id).inspect()).NetworkSettings.Networks);
   }
 });
-
-/** This machine's address on its own network (not a container bridge's). */
-function hostAddress(): string {
-  const bridges = /^(docker\d*|br-|cni-|podman|veth)/;
-  const found = Object.entries(networkInterfaces())
-    .filter(([name]) => !bridges.test(name))
-    .flatMap(([, addresses]) => addresses ?? [])
-    .find((address) => address.family === 'IPv4' && !address.internal);
-  if (!found) throw new Error('this machine has no IPv4 address of its own');
-  return found.address;
-}
 
 /** What a command in the container wrote to its workspace, once it has. */
 async function readWhenWritten(file: string): Promise<string> {

@@ -1,6 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
@@ -22,6 +21,7 @@ import type {
 import { LABELS, PROJECT_SUBNET_PREFIX } from '../../domain/container.js';
 import { imageMissing } from '../../domain/container-spec.js';
 import { firstHostOf, formatCidr, nextFreeSubnet, parseCidr, type Subnet } from '../../domain/ipv4.js';
+import { hostInterfaces } from '../host-interfaces.js';
 import { createOptionsOf } from './create-options.js';
 import { watchDockerEvents } from './docker-events.js';
 import { readRawStats } from './docker-stats.js';
@@ -421,7 +421,7 @@ export class DockerEngine implements ContainerEngine {
   private async subnetsInUse(): Promise<Subnet[]> {
     const networks = await this.call(() => this.docker.listNetworks());
     const ofEngine = networks.flatMap((network) => (network.IPAM?.Config ?? []).map((config) => config.Subnet ?? ''));
-    const ofHost = Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map((address) => address.cidr ?? ''));
+    const ofHost = (await hostInterfaces()).flatMap((found) => found.addresses.map((held) => `${held.address}/${held.prefixLength}`));
     return [...ofEngine, ...ofHost].flatMap((text) => {
       const subnet = parseCidr(text);
       return subnet ? [subnet] : [];

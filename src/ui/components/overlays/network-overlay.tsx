@@ -132,7 +132,7 @@ export function NetworkOverlay({ project, width, height, load, edit, onClose }: 
 function enforcementText(view: NetworkView): string {
   if (view.mode !== 'container') return 'workspace mode: the agent uses this machine\'s network; the allowlist applies in container mode';
   if (view.enforced === undefined) return 'no container yet: it will have its own network, with this list as its only way out';
-  if (view.enforced && view.hostExposed) return `its own internal network, this list its only way out; but this machine's services are in reach: ${view.hostExposed}`;
-  if (view.enforced) return 'its own internal network: this list, through berth\'s egress proxy, is its only way out';
-  return 'NOT enforced: the container has a route out (Podman, a remote engine, or made before per-project networks: R recreates it)';
+  if (view.enforced && view.hostExposed) return `its own network with no route out, this list its only way out; but this machine's services are in reach: ${view.hostExposed}`;
+  if (view.enforced) return 'its own network with no route out: this list, through berth\'s egress proxy, is its only way out';
+  return `NOT enforced: the container has a route out: ${view.routeOut ?? 'its network has one'}`;
 }
