@@ -97,6 +97,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   private readonly egressProxy: EgressProxy | undefined;
   /** Project networks as ensured, by name: whether one is internal is fixed when it is made. */
   private readonly networks = new Map<string, ObservedNetwork>();
+  /** Each network's bridge on this machine, by network id, once found: it lasts as long as the network. */
+  private readonly bridges = new Map<string, string>();
 
   constructor(
     readonly engine: ContainerEngine,
@@ -182,8 +184,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
 
   private async whyRouteOut(project: P, container: ObservedContainer): Promise<string> {
     if (this.options.engineIsLocal === false) return 'the engine is not on this machine, so berth cannot close its networks';
-    const name = projectNetworkName(project);
-    if (!container.networks?.includes(name) || container.networks.length !== 1) return 'it is not on its own network alone (made before per-project networks?): berth refresh recreates it';
+    if (!aloneOnOwnNetwork(project, container)) return 'it is not on its own network alone (made before per-project networks?): berth refresh recreates it';
     const firewallUnavailable = this.options.firewall ? await this.options.firewall.unavailable() : 'there is no host firewall';
     if (firewallUnavailable) return `the engine cannot make its network internal, and ${firewallUnavailable}`;
     return 'the engine cannot make its network internal, and iptables refused to seal its bridge';
@@ -195,8 +196,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
    * cannot make it internal (Podman); undefined otherwise.
    */
   private async enforcedNetwork(project: P, container: ObservedContainer): Promise<ObservedNetwork | undefined> {
+    if (!aloneOnOwnNetwork(project, container)) return undefined;
     const name = projectNetworkName(project);
-    if (!container.networks?.includes(name) || container.networks.length !== 1) return undefined;
     let network = this.networks.get(name);
     if (!network) {
       network = await this.engine.ensureNetwork(this.networkSpecOf(project));
@@ -209,11 +210,19 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   /** Drops, on this machine, what is forwarded from or to the network's bridge: false where that cannot be done. */
   private async seal(network: ObservedNetwork): Promise<boolean> {
     const { firewall } = this.options;
-    const { gateway } = network;
-    if (!firewall || !gateway) return false;
+    if (!firewall || !network.gateway) return false;
     // A Podman network's bridge appears when its first container starts: ensure seals it then.
-    const bridge = await interfaceHolding(gateway);
-    return bridge !== undefined && (await firewall.seal(bridge, gateway));
+    const bridge = await this.bridgeOf(network);
+    return bridge !== undefined && (await firewall.seal(bridge, network.gateway));
+  }
+
+  /** The interface on this machine that holds the network's gateway, whatever the engine named it (br-…, cni-podman…). */
+  private async bridgeOf(network: ObservedNetwork): Promise<string | undefined> {
+    const known = this.bridges.get(network.id);
+    if (known || !network.gateway) return known;
+    const found = await interfaceHolding(network.gateway);
+    if (found) this.bridges.set(network.id, found);
+    return found;
   }
 
   /** Puts the host firewall on the network's bridge; resolves with why it could not, or undefined. */
@@ -222,7 +231,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (!firewall) return 'the engine is not on this machine';
     const why = await firewall.unavailable();
     if (why) return why;
-    const bridge = network.gateway && (await interfaceHolding(network.gateway));
+    const bridge = await this.bridgeOf(network);
     if (!network.gateway || !bridge) return 'its network gives this machine no address';
     return (await firewall.guard(bridge, network.gateway)) ? undefined : 'iptables refused the rules';
   }
@@ -415,6 +424,11 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       if (this.locks.get(project.name) === settled) this.locks.delete(project.name);
     }
   }
+}
+
+/** On its project's network and no other: the one place the egress proxy can be its only way out. */
+function aloneOnOwnNetwork(project: ContainerProject, container: ObservedContainer): boolean {
+  return container.networks?.length === 1 && container.networks[0] === projectNetworkName(project);
 }
 
 /** Before anything is created: the engine would otherwise fail with a mount error, or create the folder as root. */

@@ -8,6 +8,12 @@ import type { BerthResult } from './berth-cli.js';
 /** Runs a shell script as the agent in the project's container, as `berth exec` does (proxy variables set). */
 export type ContainerShell = (project: string, script: string) => Promise<BerthResult>;
 
+/** Where the test servers listen, in their containers. */
+export const PORT = 8080;
+
+/** An HTTP server that says who it is, run in an "outside" container or a project's. */
+export const serverArgv = (name: string) => ['node', '-e', `require('http').createServer((q, s) => s.end('${name} says hi\\n')).listen(${PORT})`];
+
 /** curl straight to `address` (host:port), bypassing the proxy. */
 export const curlDirect = (address: string) => `curl -sS --noproxy '*' --connect-timeout 3 -m 5 http://${address}/`;
 

@@ -19,12 +19,10 @@ import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, startFakeAnthropic, text } from '../fixtures/fake-anthropic.js';
 import { runBerth, runBerthSteps, type BerthResult } from '../helpers/berth-cli.js';
 import { TEST_RUN_LABEL, createDockerClient, execInContainer, newTestRunId, removeTestContainers } from '../helpers/engine.js';
-import { curlDirect, expectHostServiceOutOfReach } from '../helpers/egress-probes.js';
+import { PORT, curlDirect, expectHostServiceOutOfReach, serverArgv } from '../helpers/egress-probes.js';
 import { PODMAN_ADDRESS, copyImage, describeWithEngine } from '../helpers/podman.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
-const PORT = 8080;
-const serverArgv = (name: string) => ['node', '-e', `require('http').createServer((q, s) => s.end('${name} says hi\\n')).listen(${PORT})`];
 /** Podman fails to start a container without explicit nofile and nproc here (see scripts/setup-podman.sh). */
 const ULIMITS = [
   { Name: 'nofile', Soft: 1024, Hard: 1024 },

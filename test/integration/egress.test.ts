@@ -19,13 +19,10 @@ import { defaultSettings, type Settings } from '../../src/domain/settings.js';
 import { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { DockerEngine } from '../../src/runtime/docker/docker-engine.js';
 import { runBerth, runBerthSteps, type BerthResult } from '../helpers/berth-cli.js';
-import { curlDirect, expectHostServiceOutOfReach, hostAddress } from '../helpers/egress-probes.js';
+import { PORT, curlDirect, expectHostServiceOutOfReach, hostAddress, serverArgv } from '../helpers/egress-probes.js';
 import { TEST_RUN_LABEL, createDockerClient, describeWithDocker, newTestRunId, removeTestContainers } from '../helpers/engine.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
-const PORT = 8080;
-/** An HTTP server that says who it is: run in an "outside" container, and in project B's. */
-const serverArgv = (name: string) => ['node', '-e', `require('http').createServer((q, s) => s.end('${name} says hi\\n')).listen(${PORT})`];
 
 describeWithDocker('egress allowlist and project isolation (Docker)', () => {
   const runId = newTestRunId();
