@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Everything the test suites need on a fresh Debian machine, as root: git and
-# tmux (the end-to-end tests drive a real terminal), then a Docker engine with
-# berth's base image (scripts/setup-docker.sh). Idempotent.
+# Everything the test suites need on a fresh Debian machine, as root: git,
+# tmux (the end-to-end tests drive a real terminal) and iproute2 (ip and ss:
+# the host firewall suite makes network namespaces of its own), then a Docker
+# engine with berth's base image (scripts/setup-docker.sh) and Podman
+# (scripts/setup-podman.sh). Idempotent.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -10,9 +12,12 @@ as_root() {
 }
 
 missing=()
-for tool in git tmux; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+# command:package
+for needed in git:git tmux:tmux ip:iproute2 ss:iproute2; do
+  command -v "${needed%%:*}" >/dev/null 2>&1 || missing+=("${needed##*:}")
 done
+# One package for two commands is installed once.
+if [ "${#missing[@]}" -gt 0 ]; then mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup-test-machine: installing ${missing[*]}" >&2
   as_root apt-get update -qq

@@ -1,25 +1,30 @@
-import Docker from 'dockerode';
 import { execa } from 'execa';
-
-/** The CLI and end-to-end suites run the built bin/berth.js: build it once, fresh, before any suite. */
-export default async function buildOnce(): Promise<() => Promise<void>> {
-  // Emit only: type errors are the typecheck step's to report, not a reason to run no test.
-  await execa('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck'], { stdio: 'inherit' });
-  await removeUnusedProjectNetworks();
-  return removeUnusedProjectNetworks;
-}
+import { RunLeftovers } from './helpers/leftovers.js';
 
 /**
- * Suites remove their containers straight through the engine, which leaves
- * each project's network behind: these are removed before and after a run,
- * so that runs do not add up on one machine. Networks in use are kept.
+ * Before any suite: marks what the run will make and builds bin/berth.js's
+ * dist/ fresh (the CLI and end-to-end suites run it). After the last: fails
+ * the run naming whatever the tests left on this machine (containers,
+ * networks, firewall rules, namespaces, mounts, processes; see
+ * helpers/leftovers.ts), then removes it, so that runs do not add up.
  */
-async function removeUnusedProjectNetworks(): Promise<void> {
-  const docker = new Docker();
-  const networks = await docker.listNetworks({ filters: { label: ['berth.managed=true'] } }).catch(() => []);
-  for (const network of networks) {
-    // Stopped containers count: the engine would let their network go, and they could not start again.
-    const attached = await docker.listContainers({ all: true, filters: { network: [network.Id] } }).catch(() => undefined);
-    if (attached?.length === 0) await docker.getNetwork(network.Id).remove().catch(() => undefined);
-  }
+export default async function setup(): Promise<() => Promise<void>> {
+  const leftovers = await RunLeftovers.start();
+  // Emit only: type errors are the typecheck step's to report, not a reason to run no test.
+  await execa('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck'], { stdio: 'inherit' });
+  return async () => {
+    // A throw here would be logged, yet leave the exit code 0: the failure is set, not thrown.
+    try {
+      const left = await leftovers.find();
+      if (left.length > 0) {
+        process.exitCode = 1;
+        const lines = left.map((leftover) => `  ${leftover.what}`);
+        process.stderr.write(`\nthe tests left ${left.length} thing${left.length === 1 ? '' : 's'} behind (removed now):\n${lines.join('\n')}\n`);
+      }
+      await leftovers.remove(left);
+    } catch (error) {
+      process.exitCode = 1;
+      process.stderr.write(`\nthe check for what the tests left failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  };
 }

@@ -8,7 +8,7 @@
 import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, beforeAll, expect, it } from 'vitest';
 import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
@@ -35,23 +35,21 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
   let image: string;
   let fake: FakeAnthropic;
   let session: TmuxSession | undefined;
-  let home: string;
+  let home: string | undefined;
 
   beforeAll(async () => {
     docker = createDockerClient();
     image = await ensureWorkspaceImage(docker);
   }, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS);
 
+  // After each test, while its home is there (each test has one of its own): the project goes as a user removes it,
+  // with its container, network and firewall rules.
   afterEach(async () => {
     await session?.kill();
     session = undefined;
     await fake?.close();
-  });
-
-  afterAll(async () => {
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => home !== undefined && info.Labels['berth.workspace']?.startsWith(home));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    if (home) await runBerth(['project', 'rm', 'boat'], { home });
+    home = undefined;
   });
 
   it('creates a project, chats with it, keeps a turn running behind the dashboard, cancels it, shells in, and quits clean', async () => {

@@ -11,6 +11,7 @@ import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { describe, it } from 'vitest';
+import { HostFirewall } from '../../src/runtime/host-firewall.js';
 
 /** Label that marks every container a test creates, valued with its run id. */
 export const TEST_RUN_LABEL = 'berth.test';
@@ -26,9 +27,13 @@ export function createDockerClient(): Docker {
   return new Docker();
 }
 
-/** A fresh id for one run of one suite: the value of TEST_RUN_LABEL on its containers. */
+/**
+ * A fresh id for one run of one suite: the value of TEST_RUN_LABEL on its
+ * containers. It starts with the whole run's mark (see helpers/leftovers.ts),
+ * by which the run's end finds what the suite left.
+ */
 export function newTestRunId(): string {
-  return `${process.pid}-${randomUUID().slice(0, 8)}`;
+  return `${process.env.BERTH_TEST_RUN ?? 'solo'}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
 /** Force-removes (with volumes) every container, running or not, whose TEST_RUN_LABEL is `runId`. */
@@ -39,6 +44,25 @@ export async function removeTestContainers(docker: Docker, runId: string): Promi
   });
   await Promise.all(containers.map((info) => removeIgnoringGone(docker.getContainer(info.Id))));
   return containers.length;
+}
+
+/**
+ * Removes berth's containers whose workspace is under one of `homes` as
+ * `berth project rm` would: with berth's networks they were on (those no
+ * other container is on) and the host firewall's rules for those networks.
+ * For suites that make containers through berth and remove them themselves.
+ */
+export async function removeBerthContainers(docker: Docker, homes: readonly string[]): Promise<void> {
+  const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
+  const ours = containers.filter((info) => homes.some((home) => info.Labels['berth.workspace']?.startsWith(home)));
+  await Promise.all(ours.map((info) => removeIgnoringGone(docker.getContainer(info.Id))));
+  for (const name of new Set(ours.flatMap((info) => Object.keys(info.NetworkSettings?.Networks ?? {})))) {
+    const network = docker.getNetwork(name);
+    const labels = (await network.inspect().catch(() => undefined))?.Labels as Record<string, string> | undefined;
+    // One that another container is on (the warm pool's, say) stays: the engine refuses.
+    if (labels?.['berth.managed'] === 'true') await network.remove().catch(() => undefined);
+  }
+  await new HostFirewall().forgetGone();
 }
 
 async function removeIgnoringGone(container: Docker.Container): Promise<void> {
@@ -125,7 +149,8 @@ export async function buildImage(
   const src = await readdir(contextDir);
   const progress = await docker.buildImage(
     { context: contextDir, src },
-    { t: tag, networkmode: 'host', buildargs: buildArgs, rm: true },
+    // forcerm: a failed step's container goes too.
+    { t: tag, networkmode: 'host', buildargs: buildArgs, rm: true, forcerm: true },
   );
   const events = await new Promise<BuildEvent[]>((resolve, reject) => {
     docker.modem.followProgress(progress, (error, output: BuildEvent[]) => (error ? reject(error) : resolve(output)));

@@ -98,11 +98,21 @@ await describeWithEngine(PODMAN_ADDRESS, 'egress allowlist and project isolation
     }
   });
 
-  it('cannot reach the outside host directly, allowlisted or not', async () => {
+  it('cannot reach the outside host directly, allowlisted or not, though the engines put their accepts before berth’s jump', async () => {
+    // As on a new machine, where Podman's CNI plugin inserted its rules at the top after berth had: berth's jump last of all.
+    const forward = async () => (await execa('iptables', ['-w', '-S', 'FORWARD'])).stdout.split('\n').filter((line) => line.startsWith('-A '));
+    await execa('iptables', ['-w', '-D', 'FORWARD', '-j', 'BERTH-FORWARD']);
+    await execa('iptables', ['-w', '-A', 'FORWARD', '-j', 'BERTH-FORWARD']);
+    expect((await forward()).at(-1)).toBe('-A FORWARD -j BERTH-FORWARD');
+    // Control: the engines' accepts now come first, and let alpha's container out (here past berth, as the engine's exec).
+    const alpha = podman.getContainer((await podman.listContainers({ filters: { label: ['berth.project=alpha'] } }))[0]!.Id);
+    expect((await execInContainer(podman, alpha, ['sh', '-c', curlDirect(outside)])).stdout).toContain('outside says hi');
+
     expect((await berth(['net', 'alpha', 'allow', outside])).exitCode).toBe(0);
     const direct = await sh('alpha', curlDirect(outside));
     expect(direct.exitCode, direct.stdout).not.toBe(0);
     expect(direct.stdout).not.toContain('says hi');
+    expect((await forward())[0]).toBe('-A FORWARD -j BERTH-FORWARD');
   });
 
   it('reaches it through the proxy once allowlisted, by plain HTTP and CONNECT; refused once denied', async () => {

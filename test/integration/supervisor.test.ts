@@ -11,7 +11,7 @@ import { createContext, type BerthContext } from '../../src/services/context.js'
 import type { RuntimeService } from '../../src/services/runtime-service.js';
 import type { Supervisor } from '../../src/services/supervisor.js';
 import { runBerth } from '../helpers/berth-cli.js';
-import { buildImage, createDockerClient, describeWithDocker } from '../helpers/engine.js';
+import { buildImage, createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { ensureWorkspaceImage, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS } from '../helpers/workspace-image.js';
 
@@ -56,9 +56,7 @@ describeWithDocker('the supervisor with a real engine', () => {
 
   afterAll(async () => {
     await runtime?.close();
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => homes.some((dir) => info.Labels['berth.workspace']?.startsWith(dir)));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    await removeBerthContainers(docker, homes);
   });
 
   async function addProjects(...names: string[]): Promise<void> {
