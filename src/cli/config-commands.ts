@@ -1,3 +1,4 @@
+import { SETTINGS, isSettingKey } from '../domain/settings.js';
 import { createContext } from '../services/context.js';
 import type { CommandHandler } from './command-table.js';
 import { printJson, printLine, printTable } from './output.js';
@@ -24,6 +25,12 @@ export const setConfig: CommandHandler = async ({ args }) => {
   const [key, text] = args as [string, string];
   const value = createContext().settings().set(key, text);
   printLine(`${key} = ${show(value)}`);
+};
+
+export const unsetConfig: CommandHandler = async ({ args }) => {
+  const key = args[0]!;
+  createContext().settings().unset(key);
+  printLine(isSettingKey(key) ? `${key} = ${show(SETTINGS[key].default)} (the default)` : `${key} removed`);
 };
 
 function show(value: string | number | boolean): string {

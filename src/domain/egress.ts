@@ -4,6 +4,7 @@
  * matched here; the proxy resolves names and opens connections.
  */
 import { BerthError } from './errors.js';
+import { formatCidr, inSubnet, numericIpv4, specialAddressReason, type Subnet } from './ipv4.js';
 import { quote } from './project.js';
 
 /** One allowlist entry: a host name, `*.` and a domain (its subdomains), or an IPv4 address; a port or, without one, 80 and 443. */
@@ -23,6 +24,7 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const MAX_HOST_LENGTH = 253;
 const ENTRY_HINT = 'expected a host name such as registry.npmjs.org, *.github.com, an IPv4 address, or one of them with :port';
+const NEVER = 'berth never connects there';
 
 /**
  * Only ASCII letters, digits, dots and hyphens: a look-alike (a Cyrillic
@@ -36,6 +38,11 @@ export function parseHostEntry(text: string): HostEntry {
   const [, star, host = '', portText] = match;
   const port = portText === undefined ? undefined : Number(portText);
   if (port !== undefined && (port < 1 || port > 65_535)) throw refuse('the port must be between 1 and 65535');
+  const numeric = numericIpv4(host);
+  if (numeric !== undefined && numeric !== host) {
+    const special = specialAddressReason(numeric);
+    throw refuse(`it is the address ${numeric} written another way${special ? `, ${special}: ${NEVER}` : `: write ${numeric}`}`);
+  }
   const isAddress = IPV4.test(host);
   if (isAddress && star) throw refuse('a wildcard takes a domain, not an address');
   if (!isAddress) {
@@ -45,6 +52,31 @@ export function parseHostEntry(text: string): HostEntry {
     if (star && labels.length < 2) throw refuse('a wildcard needs a domain of two labels or more, such as *.github.com');
   }
   return { host, wildcard: star !== undefined, ...(port !== undefined && { port }) };
+}
+
+/** Names of this machine: localhost, any name under .localhost (RFC 6761), and Debian's names of its loopback. */
+const LOCAL_NAMES = ['localhost', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback'];
+/** Names of the clouds' metadata services (Google's; AWS's), which hand out the machine's credentials. */
+const METADATA_NAMES = ['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal'];
+
+/**
+ * Why an allowlist entry names what the egress proxy never connects to, or
+ * undefined: this machine, a special address (loopback, link-local and the
+ * metadata address, unspecified), a cloud's metadata service by name, or
+ * berth's own networks (`ownNetworks`: other projects' containers). Such an
+ * entry is refused when it is entered, and never suggested.
+ */
+export function neverReachedReason(entry: HostEntry, ownNetworks: readonly Subnet[]): string | undefined {
+  const { host } = entry;
+  if (LOCAL_NAMES.includes(host) || host.endsWith('.localhost')) return `${host} is this machine: ${NEVER}`;
+  const metadata = METADATA_NAMES.find((name) => isAllowed([{ ...entry, port: undefined }], name, WEB_PORTS[0]));
+  if (metadata) return `${metadata} is a cloud's metadata service: ${NEVER}`;
+  if (!IPV4.test(host)) return undefined;
+  const special = specialAddressReason(host);
+  if (special) return `${host} is ${special}: ${NEVER}`;
+  const own = ownNetworks.find((subnet) => inSubnet(host, subnet));
+  if (own) return `${host} is in berth's own networks (${formatCidr(own)}, network.subnetPool), other projects' containers: ${NEVER}`;
+  return undefined;
 }
 
 /** An entry as it is written in settings and shown. */

@@ -36,6 +36,11 @@ const SPECIAL: ReadonlyArray<[Subnet, string]> = [
   [{ address: '224.0.0.0', prefixLength: 3 }, 'a multicast or reserved address'],
 ];
 
+/** What makes `address` one that is never a host on the internet (loopback, link-local...), or undefined. */
+export function specialAddressReason(address: string): string | undefined {
+  return SPECIAL.find(([subnet]) => inSubnet(address, subnet))?.[1];
+}
+
 /**
  * Why the egress proxy must not connect to `address` whatever the
  * allowlist says: a special address, one of this machine's own (its
@@ -43,7 +48,8 @@ const SPECIAL: ReadonlyArray<[Subnet, string]> = [
  */
 export function forbiddenAddressReason(address: string, context: { localAddresses: readonly string[]; projectSubnets: readonly Subnet[] }): string | undefined {
   if (ipv4ToNumber(address) === undefined) return 'not an IPv4 address';
-  for (const [subnet, reason] of SPECIAL) if (inSubnet(address, subnet)) return reason;
+  const special = specialAddressReason(address);
+  if (special) return special;
   if (context.localAddresses.includes(address)) return 'an address of this machine';
   if (context.projectSubnets.some((subnet) => inSubnet(address, subnet))) return "an address in a berth project's network";
   return undefined;
@@ -82,6 +88,22 @@ function overlaps(a: Subnet, b: Subnet): boolean {
   return inSubnet(narrower.address, wider);
 }
 
-function numberToIpv4(value: number): string {
+/**
+ * An address in any of the forms the C library's resolver takes (inet_aton):
+ * one to four parts, each decimal, octal (a leading 0) or hexadecimal (0x),
+ * the last filling the bytes left: `0x7f000001`, `2130706433`, `0177.0.0.1`
+ * and `127.1` are all 127.0.0.1. Undefined when `text` is no such form.
+ */
+export function numericIpv4(text: string): string | undefined {
+  const parts = text.toLowerCase().split('.');
+  if (parts.length > 4) return undefined;
+  const values = parts.map((part) => (/^0x[0-9a-f]+$/.test(part) ? parseInt(part, 16) : /^0[0-7]*$/.test(part) ? parseInt(part, 8) : /^[1-9]\d*$/.test(part) ? Number(part) : NaN));
+  if (values.some((value) => !Number.isSafeInteger(value))) return undefined;
+  const last = values.pop()!;
+  if (values.some((value) => value > 255) || last >= 2 ** (8 * (4 - values.length))) return undefined;
+  return numberToIpv4(values.reduce((sum, value, index) => sum + value * 2 ** (8 * (3 - index)), 0) + last);
+}
+
+export function numberToIpv4(value: number): string {
   return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
 }

@@ -27,6 +27,8 @@ export interface EgressRefusal {
 export interface EgressRules {
   /** The project's allowlist now: asked on every connection, so that an edit applies at once. */
   allowlist(project: string): Promise<readonly HostEntry[]>;
+  /** Why `berth net … allow <entry>` would be refused, or undefined: a refusal never suggests such an entry. */
+  allowRefusal?(entry: string): Promise<string | undefined>;
   /** Why no allowlist opens this address (this machine's, another project's network), or undefined. */
   forbiddenAddress(address: string): Promise<string | undefined>;
   onRefused?(refusal: EgressRefusal): void;
@@ -100,8 +102,7 @@ export class EgressProxy {
   private async admit(project: string, host: string, port: number): Promise<{ address: string } | { refused: string }> {
     if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) return { refused: 'not a host and port' };
     if (!isAllowed(await this.rules.allowlist(project), host, port)) {
-      const entry = port === 80 || port === 443 ? host : `${host}:${port}`;
-      return { refused: `${host}:${port} is not on project ${project}'s allowlist (berth net ${project} allow ${entry})` };
+      return { refused: `${host}:${port} is not on project ${project}'s allowlist (${await this.allowHint(project, host, port)})` };
     }
     let address: string;
     try {
@@ -111,6 +112,15 @@ export class EgressProxy {
     }
     const forbidden = await this.rules.forbiddenAddress(address);
     return forbidden ? { refused: `${host} resolves to ${address}, ${forbidden}` } : { address };
+  }
+
+  /** The entry that would let the connection through; or, when berth would refuse it or never connect there anyway, why. */
+  private async allowHint(project: string, host: string, port: number): Promise<string> {
+    const entry = port === 80 || port === 443 ? host : `${host}:${port}`;
+    const refusal = await this.rules.allowRefusal?.(entry);
+    if (refusal) return `berth net would not allow it: ${refusal}`;
+    const forbidden = isIPv4(host) ? await this.rules.forbiddenAddress(host) : undefined;
+    return forbidden ? `no allowlist opens it: ${forbidden}` : `berth net ${project} allow ${entry}`;
   }
 
   private refuse(project: string, host: string, port: number, reason: string): void {

@@ -1,5 +1,8 @@
+import { realpath } from 'node:fs/promises';
 import { execa } from 'execa';
 import { BerthError } from '../domain/errors.js';
+import { quote } from '../domain/project.js';
+import { placeProblem } from './workspace-guard.js';
 
 /** The top folder of the git work tree that holds `dir`, or undefined when none does. */
 export async function gitTopLevel(dir: string): Promise<string | undefined> {
@@ -17,7 +20,10 @@ export async function gitRemoteUrl(dir: string): Promise<string | undefined> {
   return url.exitCode === 0 && url.stdout.trim() ? url.stdout.trim() : undefined;
 }
 
+/** Makes `dir` a repository; never a system folder or the user's home, whatever let it through to here. */
 export async function gitInit(dir: string): Promise<void> {
+  const problem = await placeProblem(await realpath(dir));
+  if (problem) throw new BerthError(`berth will not git init ${quote(dir)}: ${problem}`);
   await git(['init', '--quiet'], dir);
 }
 
@@ -43,8 +49,9 @@ async function git(args: string[], cwd: string, options: { reject?: boolean } = 
  * (or the index in a repository with no commit yet), then each untracked,
  * not ignored file as a new one. Reads only: the index is never touched.
  */
-export async function workspaceDiff(dir: string, options: { color: boolean }): Promise<string> {
-  const color = options.color ? '--color=always' : '--no-color';
+export async function workspaceDiff(dir: string): Promise<string> {
+  // Plain: the caller shows it (its controls made visible) and colours it itself.
+  const color = '--no-color';
   const hasHead = (await git(['rev-parse', '--verify', '--quiet', 'HEAD'], dir, { reject: false })).exitCode === 0;
   const tracked = hasHead
     ? [(await git(['diff', color, 'HEAD'], dir)).stdout]

@@ -17,13 +17,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import writeFileAtomic from 'write-file-atomic';
-import { AGENT_UID } from '../domain/container-spec.js';
+import { AGENT_UID, agentConfigDirOf } from '../domain/container-spec.js';
 import { LABELS, POOL_NETWORK, type ObservedContainer } from '../domain/container.js';
+import { BerthError } from '../domain/errors.js';
 import type { ContainerEngine, ContainerSpec } from './types.js';
+import { isMountPoint, workspaceProblem } from './workspace-guard.js';
 
 export interface ContainerOwner {
   project: string;
@@ -103,6 +105,8 @@ export interface PoolChange {
 }
 
 const POOL_NAME_PREFIX = 'berth-pool-';
+/** As createOne names them: 12 hexadecimal digits. */
+const SLOT_PATTERN = /^[0-9a-f]{12}$/;
 
 export class WarmPool {
   readonly folder: string;
@@ -174,7 +178,7 @@ export class WarmPool {
   /** After a reboot the host's bind mounts are gone: an adopted container gets its project's folders back before use. */
   async remount(containerId: string): Promise<void> {
     const adoption = this.options.adoptions.get(containerId);
-    if (!adoption || (await this.isMounted(path.join(this.slotFolder(adoption.slot), 'workspace')))) return;
+    if (!adoption || (await isMountPoint(path.join(this.slotFolder(adoption.slot), 'workspace')))) return;
     await this.mountInto(adoption);
   }
 
@@ -215,7 +219,7 @@ export class WarmPool {
     if (!this.options.engineIsLocal) return 'the warm pool needs an engine on this machine';
     try {
       await mkdir(this.folder, { recursive: true, mode: 0o700 });
-      if (!(await this.isMounted(this.folder))) await execa('mount', ['--bind', this.folder, this.folder]);
+      if (!(await isMountPoint(this.folder))) await execa('mount', ['--bind', this.folder, this.folder]);
       await execa('mount', ['--make-rshared', this.folder]);
       return undefined;
     } catch (error) {
@@ -223,8 +227,14 @@ export class WarmPool {
     }
   }
 
+  /** Checked right before each mount: adopted.json is a file, and may have been edited by hand since the adoption. */
   private async mountInto(adoption: Adoption): Promise<void> {
     const slot = this.slotFolder(adoption.slot);
+    const problem = await workspaceProblem(adoption.workspace, adoption.project, { home: this.options.home });
+    if (problem) throw new BerthError(`the warm pool will not mount ${adoption.workspace} for project ${adoption.project}: ${problem}`);
+    if (adoption.agentConfigDir !== agentConfigDirOf(this.options.home, adoption.project)) {
+      throw new BerthError(`the warm pool will not mount ${adoption.agentConfigDir}: it is not the agent config folder of project ${adoption.project}`);
+    }
     await mkdir(adoption.agentConfigDir, { recursive: true, mode: 0o700 });
     await execa('mount', ['--bind', adoption.workspace, path.join(slot, 'workspace')]);
     await execa('mount', ['--bind', adoption.agentConfigDir, path.join(slot, 'agent')]);
@@ -233,17 +243,13 @@ export class WarmPool {
   private async unmount(slot: string): Promise<void> {
     for (const folder of ['workspace', 'agent']) {
       const target = path.join(this.slotFolder(slot), folder);
-      if (await this.isMounted(target)) await execa('umount', [target]);
+      if (await isMountPoint(target)) await execa('umount', [target]);
     }
   }
 
+  /** A slot's folder, removed and mounted on: a slot name (from a label, or adopted.json) never leads out of the pool. */
   private slotFolder(slot: string): string {
+    if (!SLOT_PATTERN.test(slot)) throw new BerthError(`invalid warm pool slot ${JSON.stringify(slot)}`);
     return path.join(this.folder, slot);
-  }
-
-  private async isMounted(folder: string): Promise<boolean> {
-    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-    // Field 5 is the mount point, with spaces and such escaped as octal.
-    return mountinfo.split('\n').some((line) => line.split(' ')[4]?.replace(/\\040/g, ' ') === folder);
   }
 }

@@ -10,11 +10,14 @@ import {
   formatHostEntry,
   gitRemoteHostOf,
   modelApiHostOf,
+  neverReachedReason,
   parseHostEntry,
   type AllowlistEntry,
+  type HostEntry,
 } from '../domain/egress.js';
+import { BerthError } from '../domain/errors.js';
 import { forbiddenAddressReason, parseCidr, type Subnet } from '../domain/ipv4.js';
-import type { Project } from '../domain/project.js';
+import { quote, type Project } from '../domain/project.js';
 import { settingsForProject, type Settings } from '../domain/settings.js';
 import type { EgressRefusal, EgressRules } from '../runtime/egress-proxy.js';
 import { gitRemoteUrl } from '../runtime/git.js';
@@ -75,8 +78,11 @@ export class EgressService implements EgressRules {
    */
   async edit(projectName: string, verb: 'allow' | 'deny', hostText: string): Promise<AllowlistEntry[]> {
     const project = await this.deps.projects.require(projectName);
-    const entry = formatHostEntry(parseHostEntry(hostText));
+    const parsed = parseHostEntry(hostText);
     const settings = this.settingsOf(project);
+    // Denying such a host is harmless; allowing it would promise what the proxy never does.
+    if (verb === 'allow') checkAllowable(parsed, hostText, settings);
+    const entry = formatHostEntry(parsed);
     const modelApiHost = modelApiHostOf(this.env().ANTHROPIC_BASE_URL);
     const gitRemoteHost = await this.gitRemoteHost(project);
     const next = editAllowlist({ allow: String(settings['net.allow']), deny: String(settings['net.deny']) }, verb, entry, (allow, deny) =>
@@ -91,6 +97,16 @@ export class EgressService implements EgressRules {
   async refused(projectName: string, limit = 10): Promise<RefusedHost[]> {
     const events = await this.deps.audit.recent((event) => event.project === projectName && event.action === EGRESS_REFUSED, limit);
     return events.map((event) => ({ time: event.time, host: String(event.host), port: Number(event.port), reason: event.reason }));
+  }
+
+  /** Why `berth net … allow <entryText>` would be refused, or undefined: the proxy's refusals suggest only entries that are not. */
+  async allowRefusal(entryText: string): Promise<string | undefined> {
+    try {
+      checkAllowable(parseHostEntry(entryText), entryText, this.deps.settings().load());
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
   }
 
   async forbiddenAddress(address: string): Promise<string | undefined> {
@@ -140,6 +156,13 @@ export class EgressService implements EgressRules {
   private now(): number {
     return this.deps.now?.() ?? Date.now();
   }
+}
+
+/** Refuses an entry that names what berth never connects to; berth's own networks are those of network.subnetPool. */
+function checkAllowable(entry: HostEntry, text: string, settings: Settings): void {
+  const pool = parseCidr(String(settings['network.subnetPool']));
+  const never = neverReachedReason(entry, pool ? [pool] : []);
+  if (never) throw new BerthError(`allowlist entry ${quote(text, 60)}: ${never}`);
 }
 
 const PRIVATE_RANGES: Subnet[] = [

@@ -4,18 +4,20 @@ import { BerthError } from '../domain/errors.js';
 import {
   checkIsolationMode,
   checkProjectName,
+  hasControlCharacters,
   initialState,
   quote,
   type Project,
 } from '../domain/project.js';
 import { checkProjectSettingKey, parseSettingText } from '../domain/settings.js';
 import { gitInit, gitTopLevel } from '../runtime/git.js';
+import { isBerthWorkspace, workspaceProblem } from '../runtime/workspace-guard.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { ProjectRegistry } from '../store/project-registry.js';
 
 /** The fields berth keeps up to date as it runs a project. */
-export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage' | 'busy'>>;
+export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage' | 'busy' | 'work'>>;
 
 export interface AddProjectOptions {
   /** An existing folder to use as the workspace; without it berth creates one. */
@@ -42,7 +44,8 @@ export interface RemovedProject {
 export class ProjectService {
   constructor(
     private readonly paths: BerthPaths,
-    private readonly registry: ProjectRegistry,
+    /** Also for the services that keep their own fields of a project under its lock (work claims, the reconciler's states). */
+    readonly registry: ProjectRegistry,
     private readonly audit: AuditLog,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -60,7 +63,7 @@ export class ProjectService {
   async add(name: string, options: AddProjectOptions): Promise<AddedProject> {
     checkProjectName(name);
     const mode = checkIsolationMode(options.mode);
-    const existingPath = options.path === undefined ? undefined : await checkExistingFolder(options.path);
+    const existingPath = options.path === undefined ? undefined : await this.checkExistingFolder(options.path, name);
     await mkdir(this.paths.transcripts, { recursive: true, mode: 0o700 });
     const added = await this.registry.update(async (projects) => {
       if (projects.some((project) => project.name === name)) throw new BerthError(`a project named ${name} exists already`);
@@ -153,16 +156,26 @@ export class ProjectService {
     await this.audit.append({ project: name, action: 'remove', reason: 'project removed', path: project.path });
     if (!options.purge) return { project };
     await rm(path.join(this.paths.transcripts, name), { recursive: true, force: true });
-    if (!this.isBerthWorkspace(project)) return { project };
+    // Checked now, not when it was added: the registry may have been edited by hand since.
+    if (!project.ownsWorkspace || !(await isBerthWorkspace(project.path, project.name, this.paths.home))) return { project };
     await rm(project.path, { recursive: true, force: true });
     await this.audit.append({ project: name, action: 'purge', reason: 'workspace deleted by --purge', path: project.path });
     return { project, purgedWorkspace: project.path };
   }
 
-  /** Only a folder berth created, under its own workspaces folder, may ever be deleted. */
-  private isBerthWorkspace(project: Project): boolean {
-    const relative = path.relative(this.paths.workspaces, project.path);
-    return project.ownsWorkspace && relative === project.name;
+  /** The real path of `given`, an existing folder that may be project `name`'s workspace; a one-line refusal otherwise. */
+  private async checkExistingFolder(given: string, name: string): Promise<string> {
+    if (given.trim() === '' || hasControlCharacters(given)) throw new BerthError(`invalid path ${quote(given)}`);
+    let resolved: string;
+    try {
+      resolved = await realpath(path.resolve(given));
+    } catch {
+      throw new BerthError(`no folder at ${quote(given)}: --path takes an existing folder`);
+    }
+    if (!(await stat(resolved)).isDirectory()) throw new BerthError(`${quote(given)} is not a folder`);
+    const problem = await workspaceProblem(resolved, name, this.paths);
+    if (problem) throw new BerthError(`${quote(given)} cannot be a workspace: ${problem}`);
+    return resolved;
   }
 
   private async createWorkspace(workspace: string): Promise<boolean> {
@@ -181,19 +194,6 @@ export class ProjectService {
     }
     return true;
   }
-}
-
-async function checkExistingFolder(given: string): Promise<string> {
-  if (given.trim() === '' || given.includes('\0')) throw new BerthError(`invalid path ${quote(given)}`);
-  let resolved: string;
-  try {
-    resolved = await realpath(path.resolve(given));
-  } catch {
-    throw new BerthError(`no folder at ${quote(given)}: --path takes an existing folder`);
-  }
-  if (!(await stat(resolved)).isDirectory()) throw new BerthError(`${quote(given)} is not a folder`);
-  if (resolved === path.parse(resolved).root) throw new BerthError('the root folder cannot be a workspace');
-  return resolved;
 }
 
 /** Makes `folder` the top of a git repository unless it is one; true when it ran git init. */

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import envPaths from 'env-paths';
+import { workspacesFolderOf } from '../domain/project.js';
 
 /** Where berth keeps everything of one user. */
 export interface BerthPaths {
@@ -24,6 +25,6 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): BerthPaths {
     registry: path.join(home, 'projects.json'),
     audit: path.join(home, 'audit.jsonl'),
     transcripts: path.join(home, 'transcripts'),
-    workspaces: path.join(home, 'workspaces'),
+    workspaces: workspacesFolderOf(home),
   };
 }

@@ -1,11 +1,12 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
 import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../domain/errors.js';
 import { isLifecycleState } from '../domain/lifecycle.js';
-import { PROJECT_NAME_PATTERN, isIsolationMode, type Project } from '../domain/project.js';
+import { PROJECT_NAME_PATTERN, hasControlCharacters, isIsolationMode, type Project } from '../domain/project.js';
 import { checkProjectSettings } from '../domain/settings.js';
+import { withFileLock } from './file-lock.js';
+import { writing } from './write-error.js';
 
 const FORMAT_VERSION = 1;
 
@@ -35,19 +36,13 @@ export class ProjectRegistry {
   /** Runs `change` on the current projects under the lock, then saves them. */
   async update<T>(change: (projects: Project[]) => T | Promise<T>): Promise<T> {
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const release = await lockfile.lock(this.file, {
-      realpath: false,
-      stale: 10_000,
-      retries: { retries: 50, minTimeout: 20, maxTimeout: 200 },
-    });
-    try {
+    return withFileLock(this.file, async () => {
       const registry = await this.read();
       const result = await change(registry.projects);
-      await writeFileAtomic(this.file, `${JSON.stringify(registry, null, 2)}\n`, { mode: 0o600 });
+      // A failed write (a full disk) leaves the file whole: write-file-atomic renames only a whole new one over it.
+      await writing(this.file, () => writeFileAtomic(this.file, `${JSON.stringify(registry, null, 2)}\n`, { mode: 0o600 }));
       return result;
-    } finally {
-      await release();
-    }
+    });
   }
 
   private async read(): Promise<RegistryFile> {
@@ -87,6 +82,10 @@ function parseProject(entry: unknown, index: number): Project {
   const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state, settings } = entry;
   if (typeof name !== 'string' || !PROJECT_NAME_PATTERN.test(name)) throw new Error(`${where}.name is invalid`);
   if (typeof workspace !== 'string' || !path.isAbsolute(workspace)) throw new Error(`${where}.path is not an absolute path`);
+  // What can be judged without the disk; the rest is checked right before berth acts on the folder.
+  if (hasControlCharacters(workspace)) throw new Error(`${where}.path has control characters`);
+  if (path.resolve(workspace) !== workspace) throw new Error(`${where}.path is not in normal form (no "..", ".", "//" or trailing "/")`);
+  if (workspace === path.parse(workspace).root) throw new Error(`${where}.path is the root folder`);
   if (typeof mode !== 'string' || !isIsolationMode(mode)) throw new Error(`${where}.mode is invalid`);
   if (typeof ownsWorkspace !== 'boolean') throw new Error(`${where}.ownsWorkspace is not a boolean`);
   if (typeof createdAt !== 'string') throw new Error(`${where}.createdAt is not a string`);

@@ -6,11 +6,14 @@ import {
   SETTING_KEYS,
   checkSettingKey,
   checkSettings,
+  flatten,
   parseSettingText,
   type SettingKey,
   type SettingValue,
   type Settings,
 } from '../domain/settings.js';
+import { withFileLockSync } from './file-lock.js';
+import { writingSync } from './write-error.js';
 
 export interface SettingEntry {
   key: SettingKey;
@@ -27,7 +30,8 @@ const FILE_NAME = 'settings';
  * The user's settings, through conf (atomic writes, nested keys by dot
  * notation). Only values the user set are stored; defaults come from the
  * schema, so a new default reaches users who never changed the key. The file
- * is validated whole against the schema each time it is loaded.
+ * is validated whole against the schema each time it is loaded, and changed
+ * under the same kind of lock as the registry (see file-lock.ts).
  */
 export class SettingsStore {
   readonly file: string;
@@ -43,23 +47,46 @@ export class SettingsStore {
   }
 
   load(): Settings {
-    try {
-      return checkSettings(this.conf.store);
-    } catch (error) {
-      throw new BerthError(`settings file ${this.file}: ${firstLine(error)}`);
-    }
+    return this.reading(() => checkSettings(this.conf.store));
   }
 
   get(key: string): SettingValue {
     return this.load()[checkSettingKey(key)];
   }
 
-  /** Validates `text` for `key` and stores it; the rest of the file must be valid too. */
+  /** Validates `text` for `key` and stores it; the rest of the file must be valid, the key's own value may be a bad one to repair. */
   set(key: string, text: string): SettingValue {
-    this.load();
     const value = parseSettingText(key, text);
-    this.conf.set(key, value);
+    this.change(key, () => this.conf.set(key, value));
     return value;
+  }
+
+  /** Drops the value set for `key`, so its default applies; a key unknown to berth but in the file may be dropped too. */
+  unset(key: string): void {
+    this.change(key, () => this.conf.delete(key));
+  }
+
+  /**
+   * Changes one key under the settings lock, on the file as it is now: two
+   * berth processes setting keys at once keep both. Every other key must be
+   * valid; the one changed need not be, so that a bad value can be repaired.
+   */
+  private change(key: string, write: () => void): void {
+    withFileLockSync(this.file, () => {
+      const { [key]: current, ...others } = this.reading(() => flatten(this.conf.store));
+      if (current === undefined) checkSettingKey(key);
+      this.reading(() => checkSettings(others));
+      writingSync(this.file, write);
+    });
+  }
+
+  /** What `read` makes of the file (conf reads it afresh each time); its failure is one line naming the file. */
+  private reading<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      throw new BerthError(`settings file ${this.file}: ${firstLine(error)}`);
+    }
   }
 
   list(): SettingEntry[] {

@@ -69,11 +69,16 @@ describe('berth project', () => {
     expect(await readFile(path.join(folder, 'notes.txt'), 'utf8')).toBe('keep me');
   });
 
-  it('keeps a workspace without --purge', async () => {
+  it('keeps a workspace without --purge, and takes it back with --path, as the refusal to create it over itself says', async () => {
     const home = await tempDir();
     await runBerth(['project', 'add', 'keep'], { home });
     expect((await runBerth(['project', 'rm', 'keep'], { home })).exitCode).toBe(0);
-    expect(existsSync(path.join(home, 'workspaces', 'keep', '.git'))).toBe(true);
+    const workspace = path.join(home, 'workspaces', 'keep');
+    expect(existsSync(path.join(workspace, '.git'))).toBe(true);
+    expect((await runBerth(['project', 'add', 'keep'], { home })).stderr).toBe(`berth: ${workspace} exists already: add it with --path, or move it away\n`);
+    const again = await runBerth(['project', 'add', 'keep', '--path', workspace], { home });
+    expect(again, again.stderr).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(await listJson(home)).toMatchObject([{ name: 'keep', path: workspace }]);
   });
 
   it('changes the mode with project set', async () => {
@@ -162,7 +167,8 @@ describe('berth project', () => {
       [['project', 'add', 'new', '--path', path.join(home, 'missing')], /^berth: no folder at .*--path takes an existing folder\n$/],
       [['project', 'add', 'new', '--path', file], /is not a folder\n$/],
       [['project', 'add', 'new', '--mode', 'vm'], /^berth: invalid mode "vm": use workspace or container\n$/],
-      [['project', 'add', 'new', '--path', path.join(home, 'workspaces', 'dup')], /is the workspace of project dup already/],
+      [['project', 'add', 'new', '--path', path.join(home, 'workspaces', 'dup')], /cannot be a workspace: .*workspaces\/dup is inside berth's data folder /],
+      [['project', 'add', 'dup', '--path', path.join(home, 'workspaces', 'dup')], /^berth: a project named dup exists already\n$/],
       [['project', 'rm', 'ghost'], /^berth: no project named "ghost": see berth project ls\n$/],
       [['project', 'set', 'ghost', 'mode', 'container'], /^berth: no project named "ghost"/],
       [['project', 'set', 'dup', 'mode', 'vm'], /^berth: invalid mode "vm"/],

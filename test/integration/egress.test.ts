@@ -181,7 +181,9 @@ describeWithDocker('egress allowlist and project isolation (Docker)', () => {
     });
 
     it("refuses beta's address through alpha's proxy, even when alpha's allowlist names it", async () => {
-      await berth(['net', 'alpha', 'allow', `${betaAddress}:${PORT}`]);
+      // berth net refuses the entry (berth's own networks); the setting itself, as a hand edit would, takes it.
+      expect((await berth(['net', 'alpha', 'allow', `${betaAddress}:${PORT}`])).stderr).toMatch(/berth's own networks/);
+      expect((await berth(['project', 'set', 'alpha', 'net.allow', `${betaAddress}:${PORT}`])).exitCode).toBe(0);
       const result = await sh('alpha', `curl -sS -m 10 http://${betaAddress}:${PORT}/`);
       expect(result.stdout).toContain(`resolves to ${betaAddress}, an address in a berth project's network`);
       expect(result.stdout).not.toContain('beta says hi');

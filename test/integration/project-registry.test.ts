@@ -55,11 +55,17 @@ describe('project registry', () => {
     ['an invalid name', JSON.stringify({ version: 1, projects: [{ ...project('a'), name: '../x' }] })],
     ['a relative path', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: 'rel' }] })],
     ['a duplicate', JSON.stringify({ version: 1, projects: [project('a'), project('a')] })],
+    ['the root as a path', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: '/' }] })],
+    ['a path with a newline', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: '/srv/a\n/etc' }] })],
+    ['a path with an escape', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: '/srv/a\u001b[2J' }] })],
+    ['a path with ..', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: '/srv/a/../../etc' }] })],
+    ['a path with a trailing /', JSON.stringify({ version: 1, projects: [{ ...project('a'), path: '/srv/a/' }] })],
   ])('reports a registry with %s, naming the file, and leaves it as it is', async (_what, content) => {
     const file = path.join(await tempDir(), 'projects.json');
     await writeFile(file, content);
     const registry = new ProjectRegistry(file);
     await expect(registry.list()).rejects.toThrow(`project registry ${file} is corrupted`);
+    await expect(registry.list()).rejects.toThrow(/^[^\n]*$/);
     await expect(registry.update((projects) => void projects.push(project('b')))).rejects.toThrow(/corrupted/);
     expect(await readFile(file, 'utf8')).toBe(content);
   });

@@ -9,14 +9,22 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
-import { containerName } from '../../src/domain/container.js';
+import { containerName, POOL_NETWORK } from '../../src/domain/container.js';
+import { isMountPoint } from '../../src/runtime/workspace-guard.js';
 import { createContext, type BerthContext } from '../../src/services/context.js';
 import { Reconciler } from '../../src/services/reconciler.js';
 import type { RuntimeService } from '../../src/services/runtime-service.js';
 import { runBerth } from '../helpers/berth-cli.js';
-import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
+import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { ensureWorkspaceImage, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS } from '../helpers/workspace-image.js';
+
+interface Adoption {
+  project: string;
+  workspace: string;
+  slot: string;
+  agentConfigDir: string;
+}
 
 describeWithDocker('the warm pool with a real engine', () => {
   const tempDir = useTempDirs();
@@ -43,19 +51,17 @@ describeWithDocker('the warm pool with a real engine', () => {
 
   // Before the temporary folders go (hooks run last registered, first): the pool's containers and mounts.
   afterEach(async () => {
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => info.Labels['berth.workspace']?.startsWith(home));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    await removeBerthContainers(docker, [home]);
     await execa('umount', ['-R', path.join(home, 'pool')], { reject: false });
   });
 
   afterAll(async () => {
     await runtime?.close();
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => homes.some((dir) => info.Labels['berth.workspace']?.startsWith(dir) || info.Names.some((name) => name.includes('berth-pool-'))));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    await removeBerthContainers(docker, homes);
     // The pool folders are mounts: undone before the temporary folders go.
     for (const dir of homes) await execa('umount', ['-R', path.join(dir, 'pool')], { reject: false });
+    // The pool's network, which berth keeps for the next warm container: the engine refuses while another uses it.
+    await docker.getNetwork(POOL_NETWORK).remove().catch(() => undefined);
   });
 
   /** This home's pool containers, waiting or adopted. */
@@ -154,5 +160,39 @@ describeWithDocker('the warm pool with a real engine', () => {
     expect((await poolContainers()).map((info) => info.State)).toEqual(['running']);
     const audit = await readFile(path.join(home, 'audit.jsonl'), 'utf8');
     expect(audit).toMatch(/"action":"warm","reason":"policies.warmPool is 1: a warm container is waiting"/);
+  });
+
+  /** A project that took a warm container, stopped, its folders unmounted as a reboot would; and its adoption, to edit. */
+  async function adoptedAfterReboot(): Promise<{ file: string; id: string; adoption: Adoption }> {
+    context.settings().set('policies.warmPool', '1');
+    expect(await runtime.maintainWarmPool()).toEqual({ created: 1, removed: 0 });
+    await context.projects.add('adoptee', { mode: 'container' });
+    const container = await runtime.up('adoptee');
+    expect(container.pool).toBeDefined();
+    await runtime.stop('adoptee');
+    const file = path.join(home, 'pool', 'adopted.json');
+    const adoption = (JSON.parse(await readFile(file, 'utf8')) as Record<string, Adoption>)[container.id]!;
+    for (const folder of ['workspace', 'agent']) await execa('umount', [path.join(home, 'pool', adoption.slot, folder)]);
+    return { file, id: container.id, adoption };
+  }
+
+  const edit = (file: string, id: string, adoption: Adoption) => writeFile(file, JSON.stringify({ [id]: adoption }));
+
+  // The adoptions are a file, which may be edited by hand after a reboot (when berth mounts an adopted
+  // container's folders again): never a system folder bind-mounted, nor a way out of the pool.
+  it('refuses to mount a system folder as the workspace, in one line', async () => {
+    const { file, id, adoption } = await adoptedAfterReboot();
+    await edit(file, id, { ...adoption, workspace: '/etc' });
+    await expect(runtime.up('adoptee')).rejects.toThrow(/^the warm pool will not mount \/etc for project adoptee: \/etc is a system folder$/);
+    expect(await isMountPoint(path.join(home, 'pool', adoption.slot, 'workspace'))).toBe(false);
+  });
+
+  it('refuses to mount another folder as the agent config, or a slot outside the pool', async () => {
+    const { file, id, adoption } = await adoptedAfterReboot();
+    await edit(file, id, { ...adoption, agentConfigDir: '/root' });
+    await expect(runtime.up('adoptee')).rejects.toThrow(/^the warm pool will not mount \/root: it is not the agent config folder of project adoptee$/);
+    expect(await isMountPoint(path.join(home, 'pool', adoption.slot, 'agent'))).toBe(false);
+    await edit(file, id, { ...adoption, slot: '../..' });
+    await expect(runtime.up('adoptee')).rejects.toThrow(/^invalid warm pool slot "\.\.\/\.\."$/);
   });
 });

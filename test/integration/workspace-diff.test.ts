@@ -23,7 +23,7 @@ describe('workspaceDiff', () => {
     await writeFile(path.join(dir, 'ignored.log'), 'noise\n');
     const indexBefore = await readFile(path.join(dir, '.git', 'index'));
 
-    const diff = await workspaceDiff(dir, { color: false });
+    const diff = await workspaceDiff(dir);
     expect(diff).toContain('+two');
     expect(diff).toContain('b/new file.txt');
     expect(diff).toContain('+fresh');
@@ -36,8 +36,8 @@ describe('workspaceDiff', () => {
   it('works in a repository with no commit yet, and is empty when nothing changed', async () => {
     const dir = await tempDir();
     await gitInit(dir);
-    expect(await workspaceDiff(dir, { color: false })).toBe('');
+    expect(await workspaceDiff(dir)).toBe('');
     await writeFile(path.join(dir, 'a.txt'), 'hello\n');
-    expect(await workspaceDiff(dir, { color: false })).toContain('+hello');
+    expect(await workspaceDiff(dir)).toContain('+hello');
   });
 });

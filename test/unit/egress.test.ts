@@ -6,10 +6,11 @@ import {
   gitRemoteHostOf,
   isAllowed,
   modelApiHostOf,
+  neverReachedReason,
   parseHostEntry,
   parseHostList,
 } from '../../src/domain/egress.js';
-import { forbiddenAddressReason, inSubnet, nextFreeSubnet, parseCidr } from '../../src/domain/ipv4.js';
+import { forbiddenAddressReason, inSubnet, nextFreeSubnet, numericIpv4, parseCidr } from '../../src/domain/ipv4.js';
 import { checkSettingValue } from '../../src/domain/settings.js';
 
 describe('allowlist entries', () => {
@@ -52,6 +53,68 @@ describe('allowlist entries', () => {
     expect(checkSettingValue('net.allow', 'github.com, *.npmjs.org')).toBe('github.com, *.npmjs.org');
     expect(() => checkSettingValue('net.allow', 'github.com,evil;host')).toThrow(/^setting net\.allow: allowlist entry "evil;host"/);
     expect(() => checkSettingValue('net.allow', 'x'.repeat(5000))).toThrow(/setting net\.allow/);
+  });
+});
+
+describe('entries berth never connects to', () => {
+  const pool = [parseCidr('10.239.0.0/16')!];
+  const reasonFor = (text: string) => neverReachedReason(parseHostEntry(text), pool);
+
+  it.each([
+    ['localhost', /^localhost is this machine: berth never connects there$/],
+    ['LocalHost:8080', /^localhost is this machine/],
+    ['app.localhost', /^app\.localhost is this machine/],
+    ['127.0.0.1', /^127\.0\.0\.1 is this machine's loopback/],
+    ['127.5.5.5:22', /loopback/],
+    ['169.254.169.254', /^169\.254\.169\.254 is a link-local address \(cloud metadata lives there\)/],
+    ['metadata.google.internal', /^metadata\.google\.internal is a cloud's metadata service/],
+    ['*.google.internal', /^metadata\.google\.internal is a cloud's metadata service/],
+    ['instance-data.ec2.internal:80', /metadata service/],
+    ['0.0.0.0', /unspecified/],
+    ['10.239.0.5', /^10\.239\.0\.5 is in berth's own networks \(10\.239\.0\.0\/16, network\.subnetPool\)/],
+  ])('names why for %j, in one line', (text, reason) => {
+    expect(reasonFor(text)).toMatch(reason);
+    expect(reasonFor(text)).not.toContain('\n');
+  });
+
+  it('lets other hosts and addresses be entered', () => {
+    for (const text of ['registry.npmjs.org', '*.github.com', '8.8.8.8:53', '10.240.0.5', '192.168.1.10:8080', 'localhost.example.com', 'metadata.example.com']) {
+      expect(reasonFor(text), text).toBeUndefined();
+    }
+    // Another pool: its addresses are berth's own, the default's are not.
+    expect(neverReachedReason(parseHostEntry('10.239.0.5'), [parseCidr('172.30.0.0/16')!])).toBeUndefined();
+    expect(neverReachedReason(parseHostEntry('172.30.1.1'), [parseCidr('172.30.0.0/16')!])).toMatch(/berth's own networks/);
+  });
+
+  it.each([
+    ['0x7f000001', '127.0.0.1'],
+    ['2130706433', '127.0.0.1'],
+    ['0177.0.0.1', '127.0.0.1'],
+    ['017700000001', '127.0.0.1'],
+    ['127.000.000.001', '127.0.0.1'],
+    ['127.1', '127.0.0.1'],
+    ['0x7f.0.0.1:8080', '127.0.0.1'],
+    ['0xA9FEA9FE', '169.254.169.254'],
+    ['0', '0.0.0.0'],
+  ])('refuses the numeric trick %j as the address it is (%s), saying why', (text, address) => {
+    expect(() => parseHostEntry(text)).toThrow(new RegExp(`^allowlist entry "${text.replace(/\./g, '\\.')}": it is the address ${address.replace(/\./g, '\\.')} written another way, .*: berth never connects there$`));
+  });
+
+  it('refuses a numeric form of an ordinary address too, naming its usual form', () => {
+    expect(() => parseHostEntry('0x08080808')).toThrow(/^allowlist entry "0x08080808": it is the address 8\.8\.8\.8 written another way: write 8\.8\.8\.8$/);
+  });
+
+  it('reads the forms the resolver reads, and only those', () => {
+    expect(numericIpv4('10.1.2.3')).toBe('10.1.2.3');
+    expect(numericIpv4('10.0x10.0300')).toBe('10.16.0.192');
+    expect(numericIpv4('1.2.3.256')).toBeUndefined();
+    expect(numericIpv4('1.65536')).toBe('1.1.0.0');
+    expect(numericIpv4('1.16777216')).toBeUndefined();
+    expect(numericIpv4('4294967296')).toBeUndefined();
+    expect(numericIpv4('08.1.1.1')).toBeUndefined();
+    expect(numericIpv4('1.2.3.4.5')).toBeUndefined();
+    expect(numericIpv4('github.com')).toBeUndefined();
+    expect(numericIpv4('0x')).toBeUndefined();
   });
 });
 
