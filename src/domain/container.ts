@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { LifecycleState } from './lifecycle.js';
 
 /** Labels by which berth finds its containers again after a crash: the engine is the record. */
 export const LABELS = {
@@ -15,6 +14,18 @@ export const LABELS = {
 export function containerName(project: { name: string; path: string }): string {
   const digest = createHash('sha256').update(project.path).digest('hex').slice(0, 12);
   return `berth-${project.name}-${digest}`;
+}
+
+/**
+ * Which container is a project's, the one rule everywhere: the one named for
+ * it. That name is what berth creates the container under, renames a warm one
+ * to when the project adopts it, and acts on (start, stop, exec); another
+ * container with the project's labels (a leftover, one made by hand) is not it.
+ */
+export function containerOf(project: { name: string; path: string }, containers: Iterable<ObservedContainer>): ObservedContainer | undefined {
+  const name = containerName(project);
+  for (const container of containers) if (container.name === name) return container;
+  return undefined;
 }
 
 export function containerLabels(project: { name: string; path: string }, createdAt: Date): Record<string, string> {
@@ -51,6 +62,8 @@ export interface ObservedContainer {
   pool?: string;
   /** The networks it is attached to, by name. */
   networks?: readonly string[];
+  /** The engine killed its last run for want of memory (its limit). */
+  oomKilled?: boolean;
 }
 
 export interface HealthCheck {
@@ -65,33 +78,6 @@ export interface ContainerLimits {
   memoryBytes: number;
   cpus: number;
   pids: number;
-}
-
-/** The state a user sees, from what the engine says and the project's last activity. */
-export function lifecycleStateOf(
-  container: ObservedContainer | undefined,
-  options: { lastActive: string | null; idleAfterMs: number; now: number },
-): LifecycleState {
-  if (!container) return 'none';
-  switch (container.status) {
-    case 'created':
-      return 'created';
-    case 'restarting':
-      return 'starting';
-    case 'exited':
-    case 'dead':
-    case 'paused':
-      return 'stopped';
-    case 'removing':
-      return 'removed';
-    case 'running':
-      break;
-  }
-  if (container.health === 'unhealthy') return 'unhealthy';
-  if (container.health === 'starting') return 'starting';
-  const since = Date.parse(options.lastActive ?? container.startedAt ?? container.createdAt);
-  if (options.now - since > options.idleAfterMs) return 'idle';
-  return container.health === 'healthy' ? 'healthy' : 'running';
 }
 
 /** Everything a project's container is made from; the Docker translation lives in the engine. */

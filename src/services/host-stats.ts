@@ -81,7 +81,7 @@ export class HostStatsSampler {
   private async round(): Promise<HostStats> {
     const si = await loadSystemInformation();
     // currentLoad() reports the load since its previous call (since boot on the first).
-    const [load, memory, disk] = await Promise.all([si.currentLoad(), si.mem(), this.disk(si)]);
+    const [load, memory, disk] = await Promise.all([si.currentLoad(), si.mem(), existingAncestor(this.diskPath).then(diskUsage)]);
     const stats: HostStats = {
       cpuPercent: clampPercent(load.currentLoad),
       // `active` leaves out buffers and page cache, which the kernel gives back on demand.
@@ -95,30 +95,18 @@ export class HostStatsSampler {
     for (const listener of this.listeners) listener(stats);
     return stats;
   }
-
-  private async disk(si: SystemInformation): Promise<{ used: number; total: number }> {
-    const target = await existingAncestor(this.diskPath);
-    const mount = longestMountPrefix(await si.fsSize(), target);
-    if (mount) return { used: mount.used, total: mount.size };
-    // fsSize() leaves some filesystems out (overlay roots in containers, say): ask the kernel directly.
-    const fs = await statfs(target);
-    return { used: (fs.blocks - fs.bfree) * fs.bsize, total: fs.blocks * fs.bsize };
-  }
 }
 
-/** The mount point that is the longest path prefix of `target`. */
-export function longestMountPrefix<T extends { mount: string }>(mounts: readonly T[], target: string): T | undefined {
-  let best: T | undefined;
-  for (const mount of mounts) {
-    if (!isPathPrefix(mount.mount, target)) continue;
-    if (!best || mount.mount.length > best.mount.length) best = mount;
-  }
-  return best;
-}
-
-function isPathPrefix(prefix: string, target: string): boolean {
-  if (prefix === '' || prefix === target) return prefix !== '';
-  return target.startsWith(prefix.endsWith(path.sep) ? prefix : prefix + path.sep);
+/**
+ * How full the filesystem holding `folder` is, the one formula for the
+ * header and the disk policy: as df counts it, the blocks in use out of those
+ * a user may fill (the blocks reserved for root left out): at 100% a user
+ * can write nothing more.
+ */
+export async function diskUsage(folder: string): Promise<{ used: number; total: number }> {
+  const fs = await statfs(folder);
+  const used = (fs.blocks - fs.bfree) * fs.bsize;
+  return { used, total: used + fs.bavail * fs.bsize };
 }
 
 /** The real path of `target`, or of its nearest ancestor that exists (a workspaces folder not made yet). */

@@ -1,6 +1,7 @@
-import { lifecycleStateOf, type ObservedContainer } from '../domain/container.js';
-import type { LifecycleState } from '../domain/lifecycle.js';
+import { containerName, containerOf, type ObservedContainer } from '../domain/container.js';
+import { projectState, type LifecycleState } from '../domain/lifecycle.js';
 import type { Project } from '../domain/project.js';
+import { defaultSettings, type Settings } from '../domain/settings.js';
 import type { ContainerEngine, EngineEvent } from '../runtime/types.js';
 import type { ProjectRegistry } from '../store/project-registry.js';
 import { forEachLimited } from './for-each-limited.js';
@@ -8,7 +9,7 @@ import { forEachLimited } from './for-each-limited.js';
 export interface ReconcilerSnapshot {
   /** Registry project → its container, as the engine last described it. */
   containers: ReadonlyMap<string, ObservedContainer>;
-  /** berth's containers that belong to no registry project (or to one whose workspace moved). */
+  /** berth's containers that are no registry project's (see containerOf): warm ones waiting, leftovers, those of a workspace that moved. */
   orphans: readonly ObservedContainer[];
   /** False between a broken events stream and its reconnection: the view may be stale. */
   connected: boolean;
@@ -26,8 +27,8 @@ export interface ReconcileReport {
 }
 
 export interface ReconcilerOptions {
-  /** A running container without activity for this long is `idle` (policies.idleTimeout). */
-  idleAfterMs?: number;
+  /** berth's settings now (each project's own apply on top, see projectState); the defaults without it. */
+  settings?: () => Settings;
   now?: () => number;
   /** Told of failures while following events (an inspect or a registry write that failed). */
   onError?: (error: unknown) => void;
@@ -50,7 +51,7 @@ const INSPECT_CONCURRENCY = 4;
  * that an older read can never overwrite a newer one.
  */
 export class Reconciler {
-  private readonly idleAfterMs: number;
+  private readonly settings: () => Settings;
   private readonly now: () => number;
   private readonly onError: (error: unknown) => void;
   private readonly listeners = new Set<(snapshot: ReconcilerSnapshot) => void>();
@@ -68,7 +69,7 @@ export class Reconciler {
     private readonly registry: Pick<ProjectRegistry, 'list' | 'update'>,
     options: ReconcilerOptions = {},
   ) {
-    this.idleAfterMs = options.idleAfterMs ?? 60 * 60_000;
+    this.settings = options.settings ?? defaultSettings;
     this.now = options.now ?? Date.now;
     this.onError = options.onError ?? (() => {});
   }
@@ -106,7 +107,7 @@ export class Reconciler {
     return this.current;
   }
 
-  /** Every berth container the engine last showed, orphans included: a cheap source for the stats sampler. */
+  /** Every berth container the engine last showed, orphans included. */
   observedContainers(): ObservedContainer[] {
     return [...this.observed.values()];
   }
@@ -174,10 +175,11 @@ export class Reconciler {
   }
 
   private async refresh(ids: string[]): Promise<void> {
+    // By container name, the rule of containerOf: a rename (a warm container adopted) touches both names.
     const touched = new Set<string>();
     await forEachLimited(ids, INSPECT_CONCURRENCY, async (id) => {
       const before = this.observed.get(id);
-      if (before) touched.add(before.project);
+      if (before) touched.add(before.name);
       let container: ObservedContainer | undefined;
       try {
         container = await this.engine.inspect(id);
@@ -188,7 +190,7 @@ export class Reconciler {
       }
       if (container) {
         this.observed.set(id, container);
-        touched.add(container.project);
+        touched.add(container.name);
       } else {
         this.observed.delete(id);
       }
@@ -197,18 +199,20 @@ export class Reconciler {
     this.publish();
   }
 
-  /** Writes the state each container-mode project should have; only when one differs, so the file is rarely rewritten. */
-  private async applyStates(only: ReadonlySet<string> | undefined): Promise<StateChange[]> {
+  /**
+   * Writes the state each container-mode project should have (those whose
+   * container name is in `onlyNames`, when given); only when one differs, so
+   * the file is rarely rewritten.
+   */
+  private async applyStates(onlyNames: ReadonlySet<string> | undefined): Promise<StateChange[]> {
     const containers = [...this.observed.values()];
+    const settings = this.settings();
     const changesOf = (projects: Project[]): StateChange[] => {
       const changes: StateChange[] = [];
+      const now = this.now();
       for (const project of projects) {
-        if (project.mode !== 'container' || (only && !only.has(project.name))) continue;
-        const state = lifecycleStateOf(containerOf(project, containers), {
-          lastActive: project.lastActive,
-          idleAfterMs: this.idleAfterMs,
-          now: this.now(),
-        });
+        if (project.mode !== 'container' || (onlyNames && !onlyNames.has(containerName(project)))) continue;
+        const state = projectState(project, containerOf(project, containers), settings, now);
         if (state !== project.state) changes.push({ project: project.name, from: project.state, to: state });
       }
       return changes;
@@ -230,33 +234,13 @@ export class Reconciler {
   private publish(): void {
     const containers = [...this.observed.values()];
     const byProject = new Map<string, ObservedContainer>();
-    const owned = new Set<string>();
     for (const project of this.projects) {
       const container = containerOf(project, containers);
       if (container) byProject.set(project.name, container);
-      for (const candidate of containers) if (belongsTo(candidate, project)) owned.add(candidate.id);
     }
+    const owned = new Set([...byProject.values()].map((container) => container.id));
     const orphans = containers.filter((container) => !owned.has(container.id));
     this.current = { containers: byProject, orphans, connected: this.connected };
     for (const listener of this.listeners) listener(this.current);
   }
-}
-
-function belongsTo(container: ObservedContainer, project: Project): boolean {
-  return container.project === project.name && container.workspace === project.path;
-}
-
-/** The project's container; should there be two, the running one, else the newest. */
-function containerOf(project: Project, containers: readonly ObservedContainer[]): ObservedContainer | undefined {
-  let chosen: ObservedContainer | undefined;
-  for (const container of containers) {
-    if (belongsTo(container, project) && (!chosen || preferred(container, chosen))) chosen = container;
-  }
-  return chosen;
-}
-
-function preferred(a: ObservedContainer, b: ObservedContainer): boolean {
-  const aRunning = a.status === 'running';
-  if (aRunning !== (b.status === 'running')) return aRunning;
-  return Date.parse(a.createdAt) > Date.parse(b.createdAt);
 }

@@ -32,12 +32,11 @@ export interface StatsSamplerOptions {
   concurrency?: number;
   historyMs?: number;
   /**
-   * The containers to sample (those not running are skipped). By default the
-   * engine's berth-managed ones, which costs a list and an inspect per
-   * container every round: pass `async () => reconciler.observedContainers()`
-   * where a Reconciler runs, whose view the events stream keeps current.
+   * The containers to sample, each shown as its `project`'s (those not running
+   * are skipped): the projects' containers (see containerOf), one each, such
+   * as a Reconciler's snapshot, which the events stream keeps current.
    */
-  listContainers?: () => Promise<readonly ObservedContainer[]>;
+  listContainers: () => Promise<readonly ObservedContainer[]>;
   /** Told when a round could not list the containers (an engine down, say). */
   onError?: (error: unknown) => void;
   /** Told of every finished round: how long it took, how many reads failed. */
@@ -71,12 +70,12 @@ export class StatsSampler {
 
   constructor(
     private readonly engine: ContainerEngine,
-    options: StatsSamplerOptions = {},
+    options: StatsSamplerOptions,
   ) {
     this.intervalMs = options.intervalMs ?? 2_000;
     this.concurrency = Math.max(1, options.concurrency ?? 16);
     this.historyMs = options.historyMs ?? STATS_HISTORY_MS;
-    this.listContainers = options.listContainers ?? (() => engine.listManaged());
+    this.listContainers = options.listContainers;
     this.onError = options.onError ?? (() => {});
     this.onRound = options.onRound ?? (() => {});
   }
@@ -169,11 +168,7 @@ export class StatsSampler {
     const snapshot = new Map<string, ProjectStats>();
     for (const [containerId, entry] of this.tracked) {
       const latest = entry.history.latest();
-      if (!latest) continue;
-      // Two containers of one project (a leftover, say): show the newest sample.
-      const shown = snapshot.get(entry.project);
-      if (shown && shown.latest.time >= latest.time) continue;
-      snapshot.set(entry.project, { project: entry.project, containerId, latest, history: entry.history.toArray() });
+      if (latest) snapshot.set(entry.project, { project: entry.project, containerId, latest, history: entry.history.toArray() });
     }
     this.current = snapshot;
     for (const listener of this.listeners) listener(snapshot);

@@ -1,5 +1,6 @@
-import { appendFile, mkdir, open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
+import { writing } from './write-error.js';
 
 export interface AuditEvent {
   time: string;
@@ -19,8 +20,20 @@ export class AuditLog {
 
   async append(event: Omit<AuditEvent, 'time'> & { time?: string }): Promise<void> {
     const line = JSON.stringify({ time: new Date().toISOString(), ...event });
-    await mkdir(path.dirname(this.file), { recursive: true });
-    await appendFile(this.file, `${line}\n`, { encoding: 'utf8', mode: 0o600 });
+    await writing(this.file, async () => {
+      await mkdir(path.dirname(this.file), { recursive: true });
+      const handle = await open(this.file, 'a', 0o600);
+      try {
+        const { size } = await handle.stat();
+        // A line cut short by a full disk is taken back, so the next one does not fuse with it.
+        await handle.appendFile(`${line}\n`, 'utf8').catch(async (error: unknown) => {
+          await handle.truncate(size).catch(() => undefined);
+          throw error;
+        });
+      } finally {
+        await handle.close();
+      }
+    });
   }
 
   /**

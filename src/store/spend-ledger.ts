@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import writeFileAtomic from 'write-file-atomic';
 import { spendDay } from '../domain/pricing.js';
+import { writing } from './write-error.js';
 
 type Ledger = Record<string, Record<string, number>>;
 const DAYS_KEPT = 7;
@@ -27,7 +28,8 @@ export class SpendLedger {
       const day = spendDay(now);
       ledger[day] = { ...ledger[day], [project]: (ledger[day]?.[project] ?? 0) + usd };
       const kept = Object.keys(ledger).sort().slice(-DAYS_KEPT);
-      await writeFileAtomic(this.file, `${JSON.stringify(Object.fromEntries(kept.map((key) => [key, ledger[key]])), null, 2)}\n`, { mode: 0o600 });
+      const text = `${JSON.stringify(Object.fromEntries(kept.map((key) => [key, ledger[key]])), null, 2)}\n`;
+      await writing(this.file, () => writeFileAtomic(this.file, text, { mode: 0o600 }));
     });
     this.queue = next;
     return next;

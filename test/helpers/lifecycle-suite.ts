@@ -9,9 +9,10 @@ import { chown, chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { containerName, lifecycleStateOf } from '../../src/domain/container.js';
+import { containerName } from '../../src/domain/container.js';
 import { AGENT_UID, agentConfigDirOf } from '../../src/domain/container-spec.js';
 import { BerthError } from '../../src/domain/errors.js';
+import { projectState } from '../../src/domain/lifecycle.js';
 import { defaultSettings, type Settings } from '../../src/domain/settings.js';
 import { ContainerRuntime, type ContainerProject } from '../../src/runtime/container-runtime.js';
 import type { ContainerEngine, ExecRequest, ObservedContainer, RuntimeProject } from '../../src/runtime/types.js';
@@ -142,14 +143,14 @@ export function defineLifecycleSuite(label: string, makeEngine: () => ContainerE
     await runtime.stop(project);
     const stopped = await runtime.status(project);
     expect(stopped?.status).toBe('exited');
-    expect(stateOf(stopped)).toBe('stopped');
+    expect(stateOf(project, stopped)).toBe('stopped');
 
     const restarted = await runtime.ensure(project);
     expect(restarted).toMatchObject({ id: container.id, status: 'running' });
 
     await runtime.remove(project);
     expect(await runtime.status(project)).toBeUndefined();
-    expect(stateOf(undefined)).toBe('none');
+    expect(stateOf(project, undefined)).toBe('none');
     // The workspace is the user's: removing the container leaves it.
     expect(await readFile(path.join(project.path, 'made-inside.txt'), 'utf8')).toBe('from-agent\n');
   });
@@ -303,8 +304,9 @@ export function defineLifecycleSuite(label: string, makeEngine: () => ContainerE
   return fixture;
 }
 
-function stateOf(container: ObservedContainer | undefined) {
-  return lifecycleStateOf(container, { lastActive: null, idleAfterMs: 3_600_000, now: Date.now() });
+function stateOf(project: RuntimeProject, container: ObservedContainer | undefined) {
+  const entry = { ...project, mode: 'container' as const, ownsWorkspace: false, createdAt: new Date().toISOString(), lastActive: null, state: 'none' as const };
+  return projectState(entry, container, defaultSettings(), Date.now());
 }
 
 /** The engine, recording each call of `method`. */

@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PsRow } from '../../src/cli/container-commands.js';
 import { runBerth } from '../helpers/berth-cli.js';
-import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
+import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
@@ -22,9 +22,7 @@ describeWithDocker('berth container commands (real engine)', () => {
 
   // berth's containers carry the workspace path as a label: those under a test's home are the test's.
   afterAll(async () => {
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => homes.some((home) => info.Labels['berth.workspace']?.startsWith(home)));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    if (docker) await removeBerthContainers(docker, homes);
   });
 
   async function homeWithImage(): Promise<string> {
@@ -112,6 +110,11 @@ describeWithDocker('berth container commands (real engine)', () => {
     expect(await ps(home)).toMatchObject([{ state: 'none', containerId: null }]);
     const relisted = JSON.parse((await runBerth(['project', 'ls', '--json'], { home })).stdout) as Array<{ name: string; state: string }>;
     expect(relisted).toEqual([expect.objectContaining({ name: 'behind', state: 'none' })]);
+    // Its network outlived it; project rm takes it too.
+    const networksOf = () => docker.listNetworks({ filters: { label: ['berth.project=behind'] } });
+    expect((await networksOf()).filter((network) => network.Labels?.['berth.managed'] === 'true' && network.Name.includes('-behind-'))).not.toEqual([]);
+    expect((await runBerth(['project', 'rm', 'behind'], { home })).exitCode).toBe(0);
+    expect((await networksOf()).filter((network) => network.Name.includes('-behind-'))).toEqual([]);
   });
 
   it('stats --once --json reports the running containers', async () => {
@@ -137,6 +140,17 @@ describeWithDocker('berth container commands (real engine)', () => {
         'berth: project plain runs in workspace mode: it has no container (berth project set plain mode container gives it one)\n',
       );
     }
+  });
+
+  it('refuses an empty command with the same line in both modes, and starts no container for it', async () => {
+    const home = await homeWithImage();
+    await runBerth(['project', 'add', 'boxed', '--mode', 'container'], { home });
+    await runBerth(['project', 'add', 'plain'], { home });
+    for (const name of ['boxed', 'plain']) {
+      const result = await runBerth(['exec', name, '--', ''], { home });
+      expect(result, name).toEqual({ exitCode: 1, stdout: '', stderr: `berth: nothing to run in ${name}: the command is empty\n` });
+    }
+    expect(await ps(home)).toContainEqual(expect.objectContaining({ project: 'boxed', containerId: null, state: 'none' }));
   });
 
   it('says clearly when the engine does not answer, the image is missing, or the project is unknown', async () => {

@@ -12,7 +12,7 @@ import type { ControlCenterSnapshot, ProjectView } from '../../src/services/cont
 import { ControlCenterService } from '../../src/services/control-center.js';
 import { FAKE_API_KEY, prepareClaudeEnv, QUIET_CLI_ENV, type ClaudeEnv } from '../fixtures/claude-env.js';
 import { message, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
-import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
+import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { ensureWorkspaceImage, TEST_WORKSPACE_IMAGE, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS } from '../helpers/workspace-image.js';
 
@@ -188,8 +188,7 @@ describeWithDocker('the control center service with a real engine', () => {
     await service?.close();
     service = undefined;
     await relay.close();
-    const leftovers = await docker.listContainers({ all: true, filters: { label: [`berth.workspace=${(await context.projects.require('boat')).path}`] } });
-    await Promise.all(leftovers.map((container) => docker.getContainer(container.Id).remove({ force: true })));
+    await removeBerthContainers(docker, [(await context.projects.require('boat')).path]);
   });
 
   it('starts and stops a container, with progress, live stats and the state from the engine', async () => {
@@ -224,6 +223,28 @@ describeWithDocker('the control center service with a real engine', () => {
     const said = await until((snapshot) => snapshot.status?.text.startsWith('policy: stopped boat') === true);
     expect(said.status!.level).toBe('info');
   });
+
+  it("shows a container idle after the project's own policies.idleTimeout, and its reconciler records the same", async () => {
+    // berth's timeout is the default hour; the first healthcheck soon, so the container's health settles before it goes idle.
+    await context.projects.setSetting('boat', 'policies.idleTimeout', '5s');
+    context.settings().set('container.healthInterval', '1s');
+    await relay.open();
+    service = new ControlCenterService({ context, engineFlag: relay.address, statsIntervalMs: 500 });
+    await service.start();
+    await service.startOrStop('boat');
+    const idle = await until((snapshot) => viewOf(snapshot, 'boat')?.state === 'idle', 30_000);
+
+    // An event from the engine (an update to the restart policy it has) makes its reconciler record the state, by the same
+    // rule: look before the idle-stop policy, told of the event too, stops the container.
+    await docker.getContainer(viewOf(idle, 'boat')!.container!.id).update({ RestartPolicy: { Name: 'no' } });
+    const states = new Set<string>();
+    const deadline = Date.now() + 20_000;
+    while (!states.has('idle') && Date.now() < deadline) {
+      states.add((await context.projects.require('boat')).state);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect([...states]).toContain('idle');
+  }, 90_000);
 
   it('says the engine is unreachable, then recovers by itself when it answers again', async () => {
     service = new ControlCenterService({ context, engineFlag: relay.address });

@@ -3,6 +3,8 @@
 // (docker run, kill, rm) are followed, and a broken events stream (cut by a
 // proxy of our own in front of the engine's socket; dockerd itself is never
 // touched, other suites use it) is reconnected, with what it missed caught up.
+// The reconciler and the runtime (berth ps) give one answer: a project's own
+// idle timeout, and which of two containers with its labels is its own.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,14 +12,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { containerLabels } from '../../src/domain/container.js';
+import { containerLabels, containerName } from '../../src/domain/container.js';
 import type { LifecycleState } from '../../src/domain/lifecycle.js';
 import type { Project } from '../../src/domain/project.js';
 import { watchDockerEvents } from '../../src/runtime/docker/docker-events.js';
 import { DockerEngine } from '../../src/runtime/docker/docker-engine.js';
 import type { EngineEvent } from '../../src/runtime/types.js';
+import { createContext, type BerthContext } from '../../src/services/context.js';
 import { Reconciler } from '../../src/services/reconciler.js';
+import type { RuntimeService } from '../../src/services/runtime-service.js';
 import { ProjectRegistry } from '../../src/store/project-registry.js';
+import { runBerth } from '../helpers/berth-cli.js';
 import { TEST_RUN_LABEL, createDockerClient, describeWithDocker, newTestRunId, removeTestContainers } from '../helpers/engine.js';
 
 const BASE_IMAGE = 'debian:bookworm-slim';
@@ -99,6 +104,63 @@ describeWithDocker('reconciling the registry with the engine', () => {
       expect.arrayContaining(['gone', 'killed', 'live', 'ws', 'late'].map(name)),
     );
     expect(errors).toEqual([]);
+  });
+});
+
+describeWithDocker('one answer from the reconciler and the runtime', () => {
+  const runId = newTestRunId();
+  let docker: Dockerode;
+  let home: string;
+  let context: BerthContext;
+  let runtime: RuntimeService;
+  let reconciler: Reconciler | undefined;
+
+  beforeAll(async () => {
+    docker = createDockerClient();
+    home = await mkdtemp(path.join(tmpdir(), 'berth-one-answer-'));
+    context = createContext({ BERTH_HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    runtime = await context.runtime({});
+  });
+
+  afterAll(async () => {
+    await reconciler?.stop();
+    await runtime?.close();
+    if (docker) await removeTestContainers(docker, runId);
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  const newReconciler = () => (reconciler = new Reconciler(runtime.connect(), context.registry, { settings: () => context.settings().load() }));
+
+  it("shows a running container idle after the project's own policies.idleTimeout, berth's being longer", async () => {
+    await context.projects.add(`idle-${runId}`, { mode: 'container' });
+    const project = await context.projects.setSetting(`idle-${runId}`, 'policies.idleTimeout', '1s');
+    await runContainer(docker, runId, project);
+    await context.projects.record(project.name, { lastActive: new Date(Date.now() - 5_000).toISOString() });
+
+    await newReconciler().start();
+    expect(await statesOf(context.registry, [project.name])).toEqual(['idle']);
+    expect((await runtime.statuses()).find((status) => status.project.name === project.name)?.state).toBe('idle');
+    // berth ps agrees, and leaves the registry as the reconciler wrote it.
+    const ps = await runBerth(['ps', '--json'], { home });
+    expect(JSON.parse(ps.stdout)).toContainEqual(expect.objectContaining({ project: project.name, state: 'idle' }));
+    expect(await statesOf(context.registry, [project.name])).toEqual(['idle']);
+    await reconciler!.stop();
+  });
+
+  it('takes the container named for the project, not a newer running one with its labels', async () => {
+    const project = (await context.projects.add(`two-${runId}`, { mode: 'container' })).project;
+    const own = await runContainer(docker, runId, project, 'killed');
+    const leftover = await runContainer(docker, runId, project, 'running', `berth-leftover-${runId}`);
+
+    const report = await newReconciler().start();
+    expect(reconciler!.snapshot().containers.get(project.name)?.id).toBe(own.id);
+    expect(report.orphans.map((container) => container.id)).toContain(leftover.id);
+    expect(await statesOf(context.registry, [project.name])).toEqual(['stopped']);
+    const status = (await runtime.statuses()).find((entry) => entry.project.name === project.name);
+    expect({ id: status?.container?.id, state: status?.state }).toEqual({ id: own.id, state: 'stopped' });
+    const ps = await runBerth(['ps', '--json'], { home });
+    expect(JSON.parse(ps.stdout)).toContainEqual(expect.objectContaining({ project: project.name, containerId: own.id.slice(0, 12), state: 'stopped' }));
+    await reconciler!.stop();
   });
 });
 
@@ -326,14 +388,16 @@ function workspaceProject(projectName: string): Project {
   return { ...containerProject(projectName), mode: 'workspace', state: 'ready' };
 }
 
-/** A container as berth would make it for `project`, left in the state asked for. */
+/** A container as berth would make it for `project` (under another name: a leftover), left in the state asked for. */
 async function runContainer(
   docker: Dockerode,
   runId: string,
   project: Project,
   state: 'running' | 'killed' | 'created' = 'running',
+  name = containerName(project),
 ): Promise<Dockerode.Container> {
   const container = await docker.createContainer({
+    name,
     Image: BASE_IMAGE,
     Cmd: ['sleep', 'infinity'],
     Labels: { ...containerLabels(project, new Date()), [TEST_RUN_LABEL]: runId },
