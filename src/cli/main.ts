@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BerthError, UsageError } from '../domain/errors.js';
+import { visibleText } from '../domain/visible-text.js';
 import { COMMANDS, usageOf, type CommandSpec, type GlobalOptions } from './command-table.js';
+import { stopOutputWhenClosed, writeOut } from './output.js';
 
 /** Runs one berth command line; returns the exit code (0 ok, 1 error, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
+  stopOutputWhenClosed();
   try {
     return await dispatch(argv);
   } catch (error) {
@@ -16,11 +19,11 @@ async function dispatch(given: string[]): Promise<number> {
   const { global, argv } = takeGlobalOptions(given);
   const [first] = argv;
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`${readVersion()}\n`);
+    writeOut(`${readVersion()}\n`);
     return 0;
   }
   if (first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(generalHelp());
+    writeOut(generalHelp());
     return 0;
   }
   if (argv.length === 0) {
@@ -31,7 +34,7 @@ async function dispatch(given: string[]): Promise<number> {
   const rest = argv.slice(command.words.length);
   const beforeSeparator = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
   if (beforeSeparator.includes('--help') || beforeSeparator.includes('-h')) {
-    process.stdout.write(commandHelp(command));
+    writeOut(commandHelp(command));
     return 0;
   }
   const input = parseCommandLine(command, rest);
@@ -139,6 +142,7 @@ function reportError(error: unknown): number {
   return 1;
 }
 
+/** Messages carry outside text (a file name, an engine's words): its controls are shown, not run. */
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+  return visibleText(text.replace(/\s*\n\s*/g, ' ').trim(), 'line');
 }

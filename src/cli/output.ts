@@ -1,15 +1,66 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
+import { visibleText } from '../domain/visible-text.js';
 
-export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+const closed = new AbortController();
+let guarded = false;
+
+/**
+ * Set up once, by the CLI's entry: a reader that goes away (`berth ps | head -1`,
+ * `| grep -q`) closes the pipe, and every write after that fails with EPIPE,
+ * which unhandled would end berth with a stack in the middle of its work. The
+ * output stops instead, quietly, and the command finishes what it does (a turn
+ * is still recorded); a command that only produces output stops on `outputClosed()`.
+ */
+export function stopOutputWhenClosed(): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    // Another failure (a full disk under `> file`) is said once; a closed pipe is no news.
+    if (!closed.signal.aborted && error.code !== 'EPIPE') process.stderr.write(`berth: the output could not be written: ${error.message}\n`);
+    closed.abort();
+  });
+  // Nothing to tell when stderr's own reader is gone.
+  process.stderr.on('error', () => {});
 }
 
+/** Aborts once stdout is closed: no one reads what berth writes any more. */
+export function outputClosed(): AbortSignal {
+  return closed.signal;
+}
+
+/** Every write to stdout goes here: nothing is written once the reader went away. */
+export function writeOut(text: string): void {
+  if (!closed.signal.aborted) process.stdout.write(text);
+}
+
+/**
+ * JSON as berth prints it: JSON.stringify leaves DEL and the C1 controls raw,
+ * and a terminal may act on C1 (U+009B starts a sequence like ESC [), so they
+ * are escaped too; the value read back is the same.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(/[\u007F-\u009F]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export function printJson(value: unknown): void {
+  writeOut(`${jsonText(value, 2)}\n`);
+}
+
+/** One JSON value on one line (a stream of events, a line each). */
+export function printJsonLine(value: unknown): void {
+  writeOut(`${jsonText(value)}\n`);
+}
+
+/** A line (or lines) of text: names, paths, a reply, an engine's words come from outside, so their controls are shown, never run. */
 export function printLine(text: string): void {
-  process.stdout.write(`${text}\n`);
+  writeOut(`${visibleText(text)}\n`);
 }
 
 /** A plain table: no colours and no borders, so it reads the same when piped. */
 export function printTable(head: string[], rows: string[][]): void {
+  // Loaded on first use: --version and --help, which come through here too, start without it.
+  const Table = createRequire(import.meta.url)('cli-table3') as typeof TableType;
   const table = new Table({
     head,
     chars: {
@@ -20,7 +71,7 @@ export function printTable(head: string[], rows: string[][]): void {
     },
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
   });
-  table.push(...rows);
+  table.push(...rows.map((row) => row.map((cell) => visibleText(cell, 'line'))));
   printLine(table.toString());
 }
 

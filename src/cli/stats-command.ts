@@ -1,7 +1,7 @@
 import { createContext } from '../services/context.js';
 import type { ProjectStats, StatsSnapshot } from '../services/runtime-service.js';
 import type { CommandHandler } from './command-table.js';
-import { formatBytes, printJson, printLine, printTable } from './output.js';
+import { formatBytes, outputClosed, printJson, printLine, printTable } from './output.js';
 
 /** `berth stats`: a table redrawn every round until Ctrl-C; `--once` one sample; `--json` JSON (lines when live). */
 export const stats: CommandHandler = async (input) => {
@@ -35,6 +35,8 @@ export const stats: CommandHandler = async (input) => {
   const onSignal = () => stop.abort();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // No one reads any more (`| head`): the sampling ends too.
+  outputClosed().addEventListener('abort', onSignal);
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);

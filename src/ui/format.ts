@@ -2,6 +2,7 @@
  * How the control center writes numbers, sizes and times: short, so they fit
  * narrow columns, and pure (the clock comes in as `now`).
  */
+import { visibleText } from '../domain/visible-text.js';
 
 const BYTE_UNITS = ['B', 'K', 'M', 'G', 'T', 'P'] as const;
 
@@ -17,8 +18,8 @@ export function formatBytes(bytes: number): string {
   if (unit === 0) return `${Math.round(value)}B`;
   // One decimal only below 10, where it says something: `1.2G`, but `512M`.
   let shown = value < 9.95 ? value.toFixed(1) : String(Math.round(value));
-  // 1023.7M would read `1024M`: say `1.0G` instead.
-  if (Number(shown) >= 1024 && unit < BYTE_UNITS.length - 1) {
+  // Four digits would not fit the columns (1000K to 1023.7M, which reads `1024M`): say `1.0M`, `1.0G` instead.
+  if (Number(shown) >= 1000 && unit < BYTE_UNITS.length - 1) {
     unit += 1;
     shown = (Number(shown) / 1024).toFixed(1);
   }
@@ -87,11 +88,15 @@ export function formatCount(count: number): string {
   return `${Math.round(value / 1_000_000)}M`;
 }
 
-/** Cuts `text` to `width` characters, marking the cut with `…`. */
+/**
+ * Cuts `text` to `width` characters, marking the cut with `…`; on one line,
+ * its controls made visible (a name, a path, an engine's error come from outside).
+ */
 export function truncate(text: string, width: number): string {
   if (width <= 0) return '';
-  if (text.length <= width) return text;
-  return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
+  const line = visibleText(text, 'line');
+  if (line.length <= width) return line;
+  return width === 1 ? '…' : `${line.slice(0, width - 1)}…`;
 }
 
 /** Exactly `width` characters: cut with `…`, or padded with spaces (on the left for `right`). */

@@ -1,4 +1,4 @@
-import { stripVTControlCharacters } from 'node:util';
+import { visibleText } from '../domain/visible-text.js';
 
 /**
  * The last lines of a log stream, bounded: a container that logs for days
@@ -23,12 +23,7 @@ export class LogBuffer {
   }
 }
 
-/** What a terminal would draw of a log line: no escape sequences, no carriage returns or other controls. */
+/** A log line as the screen shows it: its controls visible, never acted on (an escape sequence shows as `^[[…`), a tab two spaces. */
 export function plainLogLine(line: string): string {
-  let plain = '';
-  for (const char of stripVTControlCharacters(line)) {
-    if (char === '\t') plain += '  ';
-    else if (char >= ' ' && char !== '\u007F') plain += char;
-  }
-  return plain;
+  return visibleText(line).replace(/\t/g, '  ');
 }

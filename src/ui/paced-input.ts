@@ -6,18 +6,27 @@
  * same old state, and `j j` would move once, or a Tab land in the field it
  * leaves. Delivered one at a time, once React has finished the work of the
  * previous key, every key sees the state the one before left.
+ *
+ * A bracketed paste (the terminal sends `ESC[200~ … ESC[201~` once berth has
+ * turned mode 2004 on) is one unit, its line breaks as `\n`: a multi-line
+ * paste into the chat is one message, not one per line.
  */
 import { EventEmitter } from 'node:events';
 import { unstable_IdlePriority as IdlePriority, unstable_scheduleCallback as scheduleCallback } from 'scheduler';
+import { visibleText } from '../domain/visible-text.js';
 
 /** Longer runs of printable characters are pastes: one unit, or a big paste would redraw once per character. */
 const PASTE_RUN = 16;
+const PASTE_START = '\u001B[200~';
+const PASTE_END = '\u001B[201~';
 
 export class PacedInput extends EventEmitter {
   readonly isTTY: boolean;
   private readonly queue: string[] = [];
+  /** A paste whose end has not come yet: its start is kept until the rest arrives. */
+  private unfinished = '';
   private ready: string | null = null;
-  private waiting = false;
+  private scheduled = false;
   private attached = false;
 
   constructor(private readonly source: NodeJS.ReadStream) {
@@ -45,6 +54,11 @@ export class PacedInput extends EventEmitter {
     return this;
   }
 
+  /** Keys read from the terminal and not handed to Ink yet (a test waits for 0). */
+  pending(): number {
+    return this.queue.length + (this.ready === null ? 0 : 1) + (this.unfinished === '' ? 0 : 1);
+  }
+
   /** Ink reads until null after each 'readable': one key, then null. */
   read(): string | null {
     const unit = this.ready;
@@ -57,8 +71,10 @@ export class PacedInput extends EventEmitter {
     if (event === 'readable' && !this.attached) {
       this.attached = true;
       this.source.on('readable', this.pull);
-      // Keys that came while no one read (Ink re-subscribes as components mount) are handed out now.
-      this.deliver();
+      // Keys that came while no one read (Ink re-subscribes as components mount, a
+      // form was busy) go out once this round of effects is over (see schedule):
+      // Ink subscribes here before the handlers are, and a key handed out now would reach none.
+      this.pull();
     }
     return this;
   }
@@ -83,28 +99,70 @@ export class PacedInput extends EventEmitter {
 
   private readonly pull = (): void => {
     let chunk: string | Buffer | null;
-    while ((chunk = this.source.read() as string | Buffer | null) !== null) this.queue.push(...splitKeys(String(chunk)));
-    this.deliver();
+    while ((chunk = this.source.read() as string | Buffer | null) !== null) {
+      const { keys, unfinished } = splitInput(this.unfinished + String(chunk));
+      this.unfinished = unfinished;
+      this.queue.push(...keys);
+    }
+    this.schedule();
   };
 
-  private deliver(): void {
-    if (this.waiting || this.queue.length === 0 || this.listenerCount('readable') === 0) return;
-    // A key handed out but not read (its reader left meanwhile) goes first.
-    if (this.ready !== null) return void this.emit('readable');
-    this.ready = this.queue.shift()!;
-    this.waiting = true;
-    this.emit('readable');
-    // The handlers queued a render as a microtask; once it has run, its
-    // effects (which subscribe the new handlers) wait in React's scheduler.
-    // A task of idle priority there runs only after them, so the next key
-    // goes out then. Queued from a microtask, behind that render.
-    queueMicrotask(() =>
+  /**
+   * A key goes out only once React is done: the handlers of the last key (or
+   * a snapshot, or a promise) scheduled a render, whose effects (which
+   * subscribe the new handlers) wait in React's scheduler, and a task of idle
+   * priority there runs only after them. Scheduled from the check phase, after
+   * that render was queued and after Ink's own timer for a lone Esc (which
+   * must not merge with the next key).
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() =>
       scheduleCallback(IdlePriority, () => {
-        this.waiting = false;
+        this.scheduled = false;
         this.deliver();
       }),
     );
   }
+
+  private deliver(): void {
+    if (this.listenerCount('readable') === 0) return;
+    // A key handed out but not read (its reader left meanwhile) goes again first.
+    this.ready ??= this.queue.shift() ?? null;
+    if (this.ready === null) return;
+    this.emit('readable');
+    this.schedule();
+  }
+}
+
+/**
+ * Terminal input as keys (see splitKeys), each bracketed paste one unit of
+ * text; `unfinished` is a paste still open at the end, to be read again with
+ * the next chunk.
+ */
+export function splitInput(text: string): { keys: string[]; unfinished: string } {
+  const keys: string[] = [];
+  let at = 0;
+  for (;;) {
+    const start = text.indexOf(PASTE_START, at);
+    if (start === -1) return { keys: [...keys, ...splitKeys(text.slice(at))], unfinished: '' };
+    keys.push(...splitKeys(text.slice(at, start)));
+    const end = text.indexOf(PASTE_END, start + PASTE_START.length);
+    if (end === -1) return { keys, unfinished: text.slice(start) };
+    const pasted = pastedText(text.slice(start + PASTE_START.length, end));
+    if (pasted !== '') keys.push(pasted);
+    at = end + PASTE_END.length;
+  }
+}
+
+/**
+ * What a paste puts in a field: its line breaks (a terminal sends CR, or
+ * CR LF) as `\n`; any other control shown, not acted on: an ESC in it would
+ * otherwise split it into keys.
+ */
+function pastedText(text: string): string {
+  return visibleText(text.replace(/\r\n?/g, '\n'));
 }
 
 /**
@@ -131,6 +189,10 @@ export function splitKeys(text: string): string[] {
     } else if (char < ' ' || char === '\u007F') {
       endRun();
       units.push(char);
+      index += 1;
+    } else if (char >= '\u0080' && char <= '\u009F') {
+      // No key sends a C1 control (U+009B is CSI): one pasted in shows as text, in a field too.
+      run += visibleText(char);
       index += 1;
     } else {
       run += char;

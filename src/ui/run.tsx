@@ -1,11 +1,12 @@
 import { render } from 'ink';
 import { buildKeymap } from '../domain/keys.js';
 import { keyOverrides } from '../domain/settings.js';
+import { visibleText } from '../domain/visible-text.js';
 import type { ControlCenterService } from '../services/control-center.js';
 import { App, type AppExit } from './app.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { PacedInput } from './paced-input.js';
-import { enterFullScreen } from './terminal.js';
+import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, enterFullScreen } from './terminal.js';
 import { createTheme, ThemeProvider } from './theme.js';
 import { initialUiState } from './ui-state.js';
 
@@ -23,11 +24,13 @@ function SizedApp(props: SizedAppProps) {
 }
 
 /**
- * Opens the full-screen control center and resolves when the user quits.
- * A shell takes the terminal by unmounting the Ink tree (the state lives in
- * the service and in `memory`), and the tree is mounted again after it.
+ * Opens the full-screen control center and resolves when the user quits, or
+ * once `stop` aborts (a signal: the terminal went away, a kill), after the
+ * running turns were cancelled and recorded. A shell takes the terminal by
+ * unmounting the Ink tree (the state lives in the service and in `memory`),
+ * and the tree is mounted again after it.
  */
-export async function runControlCenter(service: ControlCenterService, version: string): Promise<void> {
+export async function runControlCenter(service: ControlCenterService, version: string, stop?: AbortSignal): Promise<void> {
   const settings = service.settings();
   const keymap = buildKeymap(keyOverrides(settings));
   const theme = createTheme();
@@ -50,11 +53,17 @@ export async function runControlCenter(service: ControlCenterService, version: s
         { stdin: new PacedInput(process.stdin) as unknown as NodeJS.ReadStream, exitOnCtrlC: false, patchConsole: false },
       );
       screen.onTeardown(() => app.unmount());
+      const unmount = () => app.unmount();
+      stop?.addEventListener('abort', unmount, { once: true });
+      if (stop?.aborted) unmount();
       await app.waitUntilExit();
+      stop?.removeEventListener('abort', unmount);
       screen.onTeardown(() => {});
-      if (ended.how.kind === 'quit') break;
+      if (ended.how.kind === 'quit' || stop?.aborted) break;
       await handOver(service, ended.how.project);
+      if (stop?.aborted) break;
     }
+    // Cancels what runs and waits until each turn is recorded.
     await service.close();
   } finally {
     screen.restore();
@@ -63,12 +72,12 @@ export async function runControlCenter(service: ControlCenterService, version: s
 
 /** The terminal belongs to the shell until it exits; berth then draws again from a clean screen. */
 async function handOver(service: ControlCenterService, project: string): Promise<void> {
-  process.stdout.write(`${CLEAR_SCREEN}${SHOW_CURSOR}berth: a shell in ${project}; exit it to come back.\n`);
+  process.stdout.write(`${BRACKETED_PASTE_OFF}${CLEAR_SCREEN}${SHOW_CURSOR}berth: a shell in ${visibleText(project, 'line')}; exit it to come back.\n`);
   try {
     const code = await service.shell(project);
     service.notify(`the shell in ${project} exited${code === 0 ? '' : ` with code ${code}`}`);
   } catch (error) {
     service.notify(`no shell in ${project}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error');
   }
-  process.stdout.write(CLEAR_SCREEN);
+  process.stdout.write(CLEAR_SCREEN + BRACKETED_PASTE_ON);
 }

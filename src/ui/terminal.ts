@@ -1,14 +1,16 @@
 /**
  * The alternate screen buffer: berth draws there so that quitting gives the
  * user back the terminal exactly as it was. `restore` is idempotent and runs
- * on every way out: quit, Ctrl-C, a signal, or a crash.
+ * on every way out: quit, a signal (the caller's, once its turns are
+ * recorded), or a crash. Bracketed paste is on
+ * while berth has the terminal: a paste comes as one unit (paced-input.ts).
  */
-const ENTER_ALTERNATE_SCREEN = '\u001B[?1049h\u001B[H';
-const LEAVE_ALTERNATE_SCREEN = '\u001B[?1049l';
+/** Mode 2004: the terminal marks a paste with ESC[200~ … ESC[201~. Off while a shell has the terminal. */
+export const BRACKETED_PASTE_ON = '\u001B[?2004h';
+export const BRACKETED_PASTE_OFF = '\u001B[?2004l';
+const ENTER_ALTERNATE_SCREEN = `\u001B[?1049h\u001B[H${BRACKETED_PASTE_ON}`;
+const LEAVE_ALTERNATE_SCREEN = `${BRACKETED_PASTE_OFF}\u001B[?1049l`;
 const SHOW_CURSOR = '\u001B[?25h';
-const EXIT_CODES = { SIGTERM: 143, SIGHUP: 129 } as const;
-type ExitSignal = keyof typeof EXIT_CODES;
-const EXIT_SIGNALS = Object.keys(EXIT_CODES) as ExitSignal[];
 
 export interface FullScreen {
   /** Runs first on the way out: Ink must write its last frame before the screen is switched back. */
@@ -27,18 +29,11 @@ export function enterFullScreen(stream: NodeJS.WriteStream): FullScreen {
     } finally {
       stream.write(SHOW_CURSOR + LEAVE_ALTERNATE_SCREEN);
       process.off('exit', restore);
-      for (const signal of EXIT_SIGNALS) process.off(signal, onSignal);
     }
   };
-  const onSignal = (signal: ExitSignal) => {
-    restore();
-    process.exit(EXIT_CODES[signal]);
-  };
   stream.write(ENTER_ALTERNATE_SCREEN);
-  // Node runs 'exit' listeners after an uncaught exception, but a fatal
-  // signal ends the process without them unless the signal is handled.
+  // Node runs 'exit' listeners after an uncaught exception too.
   process.on('exit', restore);
-  for (const signal of EXIT_SIGNALS) process.on(signal, onSignal);
   return {
     onTeardown: (next) => {
       teardown = next;

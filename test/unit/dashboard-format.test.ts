@@ -31,6 +31,8 @@ describe('formatBytes', () => {
 
   it('moves to the next unit rather than show 1024', () => {
     expect(formatBytes(1023.8 * MiB)).toBe('1.0G');
+    expect(formatBytes(1000 * 1024)).toBe('1.0M');
+    expect(formatBytes(1000 * MiB)).toBe('1.0G');
   });
 
   it('says — for nonsense', () => {
@@ -114,6 +116,12 @@ describe('text fitting', () => {
   it('makes an error one short line', () => {
     expect(oneLine('\n  connect   ECONNREFUSED\nat stack', 40)).toBe('connect ECONNREFUSED');
     expect(oneLine('x'.repeat(100), 10)).toHaveLength(10);
+  });
+
+  it('shows the controls of outside text (an engine\'s error, a progress line) instead of passing them on, and cuts after', () => {
+    expect(fit('pull\u001B]0;owned\u0007\u009B2J\tdone', 30)).toBe('pull^[]0;owned^G\\u009b2J done ');
+    expect(truncate('\u001B[2Jabcdef', 5)).toBe('^[[2…');
+    expect(oneLine('refused: \u001B]52;c;aGk=\u0007', 40)).toBe('refused: ^[]52;c;aGk=^G');
   });
 });
 

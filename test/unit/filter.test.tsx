@@ -1,8 +1,8 @@
-import { render } from 'ink-testing-library';
 import { useState } from 'react';
 import { describe, expect, it } from 'vitest';
 import { FilterBar } from '../../src/ui/components/overlays/filter-bar.js';
 import { filterProjects } from '../../src/ui/filter-projects.js';
+import { renderPaced } from '../helpers/paced-render.js';
 
 const view = (name: string, mode: 'workspace' | 'container') => ({ project: { name, mode }, selected: false });
 const views = [view('web-app', 'workspace'), view('api', 'container'), view('Docs', 'workspace'), view('webhooks', 'container')];
@@ -28,8 +28,6 @@ describe('filterProjects', () => {
   });
 });
 
-const flush = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function bar() {
   const events: string[] = [];
   function Harness() {
@@ -47,7 +45,7 @@ function bar() {
       />
     );
   }
-  return { app: render(<Harness />), events };
+  return { app: renderPaced(<Harness />), events };
 }
 
 describe('FilterBar', () => {
@@ -55,25 +53,25 @@ describe('FilterBar', () => {
     const { app, events } = bar();
     expect(app.lastFrame()).toContain('/ ');
     expect(app.lastFrame()).toContain('Esc clear');
-    await flush();
-    app.stdin.write('we');
-    await flush();
-    app.stdin.write('b');
-    await flush();
+    await app.settled();
+    app.write('we');
+    await app.settled();
+    app.write('b');
+    await app.settled();
     expect(app.lastFrame()).toContain('/ web');
-    app.stdin.write('\r');
-    await flush();
-    expect(events).toEqual(['change:we', 'change:web', 'submit:web']);
+    app.write('\r');
+    await app.settled();
+    expect(events).toEqual(['change:w', 'change:we', 'change:web', 'submit:web']);
   });
 
   it('clears the filter and closes on Esc', async () => {
     const { app, events } = bar();
-    await flush();
-    app.stdin.write('api');
-    await flush();
-    app.stdin.write('\u001B');
-    await flush(150);
-    expect(events).toEqual(['change:api', 'change:', 'cancel']);
+    await app.settled();
+    app.write('api');
+    await app.settled();
+    app.write('\u001B');
+    await app.settled();
+    expect(events).toEqual(['change:a', 'change:ap', 'change:api', 'change:', 'cancel']);
     expect(app.lastFrame()).not.toContain('api');
   });
 });

@@ -18,10 +18,10 @@ describe('LogBuffer', () => {
 });
 
 describe('plainLogLine', () => {
-  it('drops colours, cursor moves, titles and control characters', () => {
-    expect(plainLogLine('\u001B[31mred\u001B[0m plain')).toBe('red plain');
-    expect(plainLogLine('\u001B]0;title\u0007after')).toBe('after');
-    expect(plainLogLine('a\u0000b\u0008c\rd')).toBe('abcd');
+  it('shows colours, cursor moves, titles and control characters instead of acting on them', () => {
+    expect(plainLogLine('\u001B[31mred\u001B[0m plain')).toBe('^[[31mred^[[0m plain');
+    expect(plainLogLine('\u001B]0;title\u0007after')).toBe('^[]0;title^Gafter');
+    expect(plainLogLine('a\u0000b\u0008c\rd\u009Be')).toBe('a^@b^Hc^Md\\u009be');
     expect(plainLogLine('tab\there')).toBe('tab  here');
   });
 });

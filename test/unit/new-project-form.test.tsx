@@ -1,6 +1,6 @@
-import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { NEW_PROJECT_FORM_HEIGHT, NewProjectForm, type NewProjectValues } from '../../src/ui/components/overlays/new-project-form.js';
+import { renderPaced } from '../helpers/paced-render.js';
 
 const TAB = '\t';
 const SHIFT_TAB = '\u001B[Z';
@@ -10,12 +10,10 @@ const DOWN = '\u001B[B';
 const UP = '\u001B[A';
 const RIGHT = '\u001B[C';
 
-const flush = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function form(props: { error?: string; busy?: boolean; defaultMode?: 'workspace' | 'container' } = {}) {
   const submitted: NewProjectValues[] = [];
   let cancels = 0;
-  const app = render(
+  const app = renderPaced(
     <NewProjectForm
       width={70}
       defaultMode={props.defaultMode ?? 'workspace'}
@@ -26,12 +24,10 @@ function form(props: { error?: string; busy?: boolean; defaultMode?: 'workspace'
     />,
   );
   const type = async (...keys: string[]) => {
-    for (const key of keys) {
-      app.stdin.write(key);
-      await flush(key === ESC ? 150 : 30);
-    }
+    for (const key of keys) app.write(key);
+    await app.settled();
   };
-  return { app, submitted, cancels: () => cancels, type, frame: () => app.lastFrame() ?? '' };
+  return { app, submitted, cancels: () => cancels, type, frame: () => app.lastFrame() };
 }
 
 describe('NewProjectForm', () => {

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { PacedInput, splitKeys } from '../../src/ui/paced-input.js';
+import { unstable_NormalPriority as NormalPriority, unstable_scheduleCallback as scheduleCallback } from 'scheduler';
+import { PacedInput, splitInput, splitKeys } from '../../src/ui/paced-input.js';
 
 describe('splitting terminal input into keys', () => {
   it('splits typed keys, controls and escape sequences', () => {
@@ -12,6 +13,8 @@ describe('splitting terminal input into keys', () => {
     expect(splitKeys('\u001Bj')).toEqual(['\u001Bj']);
     expect(splitKeys('\u001B\u001B[A')).toEqual(['\u001B\u001B[A']);
     expect(splitKeys('\u0003\u007F')).toEqual(['\u0003', '\u007F']);
+    // No key is a C1 control: one pasted without brackets is text, shown.
+    expect(splitKeys('x\u009B2J').join('')).toBe('x\\u009b2J');
   });
 
   it('keeps a paste whole', () => {
@@ -20,26 +23,81 @@ describe('splitting terminal input into keys', () => {
   });
 });
 
+describe('splitting input with bracketed pastes', () => {
+  it('makes a paste one unit, its line breaks newlines, its other controls visible', () => {
+    expect(splitInput('j\u001B[200~one\rtwo\r\nthree\u001B]0;t\u0007\u001B[201~\r')).toEqual({
+      keys: ['j', 'one\ntwo\nthree^[]0;t^G', '\r'],
+      unfinished: '',
+    });
+    expect(splitInput('\u001B[200~\u001B[201~x')).toEqual({ keys: ['x'], unfinished: '' });
+  });
+
+  it('keeps a paste whose end has not come yet for the next read', () => {
+    const first = splitInput('k\u001B[200~half of');
+    expect(first).toEqual({ keys: ['k'], unfinished: '\u001B[200~half of' });
+    const second = splitInput(`${first.unfinished} it\r\u001B[20`);
+    expect(second.keys).toEqual([]);
+    expect(splitInput(`${second.unfinished}1~j`)).toEqual({ keys: ['half of it\n', 'j'], unfinished: '' });
+  });
+});
+
+function pacedReader() {
+  const source = new PassThrough() as unknown as NodeJS.ReadStream;
+  (source as { setEncoding: (e: BufferEncoding) => unknown }).setEncoding('utf8');
+  const input = new PacedInput(source);
+  const events: string[][] = [];
+  const onReadable = () => {
+    const keys: string[] = [];
+    let key: string | null;
+    while ((key = input.read()) !== null) keys.push(key);
+    events.push(keys);
+  };
+  return { source: source as unknown as PassThrough, input, events, onReadable };
+}
+
 describe('PacedInput', () => {
   it('hands Ink one key per read, each in its own readable event, in order', async () => {
-    const source = new PassThrough() as unknown as NodeJS.ReadStream;
-    (source as { setEncoding: (e: BufferEncoding) => unknown }).setEncoding('utf8');
-    const input = new PacedInput(source);
-    const events: string[][] = [];
-    const onReadable = () => {
-      const keys: string[] = [];
-      let key: string | null;
-      while ((key = input.read()) !== null) keys.push(key);
-      events.push(keys);
-    };
+    const { source, input, events, onReadable } = pacedReader();
     input.addListener('readable', onReadable);
-    (source as unknown as PassThrough).write('jk\t\u001B[A');
-    await new Promise((resolve) => setImmediate(resolve));
-    // The first key at once, the others each on a later turn of the loop.
-    expect(events).toEqual([['j']]);
+    source.write('jk\t\u001B[A');
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(events).toEqual([['j'], ['k'], ['\t'], ['\u001B[A']]);
+    expect(input.pending()).toBe(0);
     input.removeListener('readable', onReadable);
     expect(source.listenerCount('readable')).toBe(0);
+  });
+
+  it('hands a key out only once the work React has queued is done (a render, its effects)', async () => {
+    const { source, input, events, onReadable } = pacedReader();
+    input.addListener('readable', onReadable);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const order: string[] = [];
+    // A render queued by a snapshot or a promise, as React queues it: a task of normal priority.
+    scheduleCallback(NormalPriority, () => void order.push(`render, with ${events.length} keys handed out`));
+    source.write('j');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    order.push(`then ${events.length} key`);
+    expect(order).toEqual(['render, with 0 keys handed out', 'then 1 key']);
+  });
+
+  it('hands keys held while no one read to the next reader after it subscribed, never during', async () => {
+    const { source, input, onReadable } = pacedReader();
+    input.addListener('readable', onReadable);
+    source.write('abc');
+    await new Promise((resolve) => setImmediate(resolve));
+    // The screen goes before the keys were handed out (Ink unsubscribes as it unmounts) ...
+    input.removeListener('readable', onReadable);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // ... and the next one subscribes as Ink does: stdin first, its handlers later in the same effects.
+    let handlersAttached = false;
+    const handled: string[] = [];
+    const lost: string[] = [];
+    input.addListener('readable', () => {
+      let key: string | null;
+      while ((key = input.read()) !== null) (handlersAttached ? handled : lost).push(key);
+    });
+    handlersAttached = true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect({ handled, lost }).toEqual({ handled: ['a', 'b', 'c'], lost: [] });
   });
 });

@@ -1,5 +1,6 @@
 import { Box, Text, useInput } from 'ink';
 import { Component, type ReactNode } from 'react';
+import { visibleText } from '../../domain/visible-text.js';
 
 interface Props {
   children: ReactNode;
@@ -41,7 +42,7 @@ function ScreenError({ message, width, onReset }: { message: string; width: numb
   });
   return (
     <Box flexDirection="column" width={width}>
-      <Text color="red" wrap="truncate-end">{`✗ berth could not draw this screen: ${message}`}</Text>
+      <Text color="red" wrap="truncate-end">{`✗ berth could not draw this screen: ${visibleText(message, 'line')}`}</Text>
       <Text dimColor>Esc or Enter goes back to the dashboard; running turns and containers are not affected.</Text>
     </Box>
   );

@@ -1,6 +1,7 @@
 import { Text } from 'ink';
 import { memo } from 'react';
 import type { StatusMessage } from '../../services/control-center-state.js';
+import { visibleText } from '../../domain/visible-text.js';
 import { useTheme } from '../theme.js';
 
 const MARKS = { info: '·', progress: '…', error: '✗' } as const;
@@ -12,7 +13,7 @@ export const StatusLine = memo(function StatusLine({ status, width }: { status?:
   const tone = status.level === 'error' ? 'bad' : status.level === 'progress' ? 'busy' : undefined;
   return (
     <Text wrap="truncate-end" color={tone && theme.color(tone)}>
-      {`${MARKS[status.level]} ${status.text}`.slice(0, Math.max(0, width))}
+      {`${MARKS[status.level]} ${visibleText(status.text, 'line')}`.slice(0, Math.max(0, width))}
     </Text>
   );
 });

@@ -1,9 +1,10 @@
 import { Box, Text } from 'ink';
-import TextInput from 'ink-text-input';
 import { memo, useMemo } from 'react';
 import type { ConversationView, TurnView } from '../../../services/control-center-state.js';
 import { chatLines, scrollWindow, type ChatLine } from '../../chat-lines.js';
+import { visibleText } from '../../../domain/visible-text.js';
 import { useTheme } from '../../theme.js';
+import { ChatInput } from './chat-input.js';
 
 export interface ChatScreenProps {
   projectName: string;
@@ -49,7 +50,7 @@ export function ChatScreen(props: ChatScreenProps) {
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Box justifyContent="space-between" width={width}>
-        <Text bold wrap="truncate-end">{`chat · ${props.projectName}`}</Text>
+        <Text bold wrap="truncate-end">{`chat · ${visibleText(props.projectName, 'line')}`}</Text>
         <Text color={theme.color(turn?.cancelling ? 'warn' : 'busy')}>{marker}</Text>
       </Box>
       <Box flexDirection="column" height={rows} overflow="hidden">
@@ -57,11 +58,12 @@ export function ChatScreen(props: ChatScreenProps) {
       </Box>
       <Box width={width}>
         <Text color={theme.color('accent')}>› </Text>
-        <TextInput
+        <ChatInput
           value={props.input}
           onChange={props.onInputChange}
           onSubmit={props.onSubmit}
           focus={props.inputActive}
+          width={width - 2}
           placeholder="message the agent… (Enter sends)"
         />
       </Box>

@@ -2,6 +2,7 @@ import { Box, Text } from 'ink';
 import type { TurnOutcome } from '../../../domain/chat.js';
 import type { ContainerLimits, HealthCheck } from '../../../domain/container.js';
 import type { ProjectView, TurnView } from '../../../services/control-center-state.js';
+import { visibleText } from '../../../domain/visible-text.js';
 import { fit, formatBytes, formatCount, formatElapsed, formatLastActive, formatUptime, formatUsd, oneLine } from '../../format.js';
 import { stateLook, useTheme, type Tone } from '../../theme.js';
 
@@ -28,6 +29,7 @@ const OUTCOMES: Record<TurnOutcome, { symbol: string; tone: Tone }> = {
   error: { symbol: '✗', tone: 'bad' },
   cancelled: { symbol: '⊘', tone: 'warn' },
   timeout: { symbol: '✗', tone: 'bad' },
+  interrupted: { symbol: '✗', tone: 'bad' },
 };
 
 /** The pane's first line: the project and its mode (which is why no line below repeats the mode). */
@@ -147,7 +149,7 @@ export function DetailsPane({ view, width, height, now, focused, scroll = 0 }: D
       {shown.map((line) => (
         <Text key={line.label} wrap="truncate-end">
           <Text dimColor>{fit(line.label, LABEL_WIDTH - 1)} </Text>
-          <Text {...(line.tone && { color: theme.color(line.tone) })}>{line.value}</Text>
+          <Text {...(line.tone && { color: theme.color(line.tone) })}>{visibleText(line.value, 'line')}</Text>
         </Text>
       ))}
     </Box>

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { visibleText } from '../../../domain/visible-text.js';
 import { scrollWindow } from '../../chat-lines.js';
 import { plainLogLine } from '../../log-buffer.js';
 import { useTheme } from '../../theme.js';
@@ -25,12 +26,12 @@ export function LogsScreen(props: LogsScreenProps) {
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Box justifyContent="space-between" width={width}>
-        <Text bold wrap="truncate-end">{`logs · ${props.projectName}`}</Text>
+        <Text bold wrap="truncate-end">{`logs · ${visibleText(props.projectName, 'line')}`}</Text>
         <Text dimColor>{state}</Text>
       </Box>
       {error && (
         <Text color={theme.color('bad')} wrap="truncate-end">
-          {`✗ ${error}`}
+          {`✗ ${visibleText(error, 'line')}`}
         </Text>
       )}
       <Box flexDirection="column" height={rows} overflow="hidden">

@@ -4,6 +4,7 @@
  */
 import { Box, Text, useInput } from 'ink';
 import { useRef } from 'react';
+import { visibleText } from '../../../domain/visible-text.js';
 import { useTheme } from '../../theme.js';
 
 export interface ConfirmDialogProps {
@@ -37,11 +38,11 @@ export function ConfirmDialog({ message, detail, width, onAnswer, isActive = tru
   return (
     <Box flexDirection="column" width={width} borderStyle="round" borderColor={theme.color('bad')} paddingX={1}>
       <Text color={theme.color('bad')} bold wrap="truncate-end">
-        ! {message}
+        ! {visibleText(message, 'line')}
       </Text>
       {detail ? (
         <Text dimColor wrap="truncate-end">
-          {detail}
+          {visibleText(detail, 'line')}
         </Text>
       ) : null}
       <Text wrap="truncate-end">

@@ -6,6 +6,7 @@
 import { Box, Text, useInput } from 'ink';
 import TextInput from 'ink-text-input';
 import { useCallback, useEffect, useState } from 'react';
+import { visibleText } from '../../../domain/visible-text.js';
 import type { NetworkView } from '../../../services/control-center.js';
 import { useTheme } from '../../theme.js';
 
@@ -81,10 +82,10 @@ export function NetworkOverlay({ project, width, height, load, edit, onClose }: 
   return (
     <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
       <Text bold wrap="truncate-end">
-        {project}: hosts it may reach
+        {visibleText(project, 'line')}: hosts it may reach
       </Text>
       <Text dimColor wrap="truncate-end">
-        {view ? enforcementText(view) : 'reading…'}
+        {view ? visibleText(enforcementText(view), 'line') : 'reading…'}
       </Text>
       <Text bold wrap="truncate-end">
         {'  '}
@@ -95,7 +96,7 @@ export function NetworkOverlay({ project, width, height, load, edit, onClose }: 
         return (
           <Text key={entry.entry} wrap="truncate-end" inverse={at && !adding}>
             {at ? '› ' : '  '}
-            {entry.entry.padEnd(hostWidth)}  {entry.ports.padEnd(7)}  {entry.source}
+            {visibleText(`${entry.entry.padEnd(hostWidth)}  ${entry.ports.padEnd(7)}  ${entry.source}`, 'line')}
           </Text>
         );
       })}
@@ -107,7 +108,7 @@ export function NetworkOverlay({ project, width, height, load, edit, onClose }: 
       {view?.refused.slice(0, 5).map((refusal) => (
         <Text key={`${refusal.time}${refusal.host}${refusal.port}`} color={theme.color('warn')} wrap="truncate-end">
           {'  '}
-          {refusal.time.slice(11, 19)} {refusal.host}:{refusal.port}
+          {visibleText(`${refusal.time.slice(11, 19)} ${refusal.host}:${refusal.port}`, 'line')}
         </Text>
       ))}
       {adding ? (
@@ -122,7 +123,7 @@ export function NetworkOverlay({ project, width, height, load, edit, onClose }: 
       )}
       {error !== undefined && (
         <Text color={theme.color('bad')} wrap="truncate-end">
-          {error}
+          {visibleText(error, 'line')}
         </Text>
       )}
     </Box>

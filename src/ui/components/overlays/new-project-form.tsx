@@ -8,6 +8,7 @@ import { Box, Text, useInput } from 'ink';
 import TextInput from 'ink-text-input';
 import { useState } from 'react';
 import { checkProjectName, type IsolationMode } from '../../../domain/project.js';
+import { visibleText } from '../../../domain/visible-text.js';
 import { useTheme } from '../../theme.js';
 
 export interface NewProjectValues {
@@ -124,7 +125,7 @@ export function NewProjectForm({ width, defaultMode, onSubmit, onCancel, error, 
         </Text>
       ) : error ? (
         <Text color={theme.color('bad')} wrap="truncate-end">
-          ✗ {error}
+          ✗ {visibleText(error, 'line')}
         </Text>
       ) : (
         <Text> </Text>
