@@ -41,4 +41,6 @@ export interface AgentStreamParser {
   end(exit: { exitCode: number | null; stderr: string; cancelled: boolean; timedOut: boolean }): ChatEvent[];
   /** The session id the stream announced, once it has. */
   sessionId(): string | null;
+  /** The CLI does not know the session the turn asked to continue (it did nothing): the turn may start a new conversation. */
+  unknownSession(): boolean;
 }

@@ -124,9 +124,20 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./config-commands.js')).setConfig,
   },
   {
+    words: ['config', 'unset'],
+    args: ['<key>'],
+    options: {},
+    summary: 'drop a setting, so its default applies again',
+    load: async () => (await import('./config-commands.js')).unsetConfig,
+  },
+  {
     words: ['chat'],
     args: ['<name>', '[message]'],
-    options: { json: { type: 'boolean', summary: 'print the events as JSON lines' } },
+    options: {
+      json: { type: 'boolean', summary: 'print the events as JSON lines' },
+      new: { type: 'boolean', summary: 'start a new conversation (the old transcript is kept)' },
+      'no-wait': { type: 'boolean', summary: "fail at once when a turn of the project runs already, instead of waiting for it" },
+    },
     summary: "one turn with the project's agent (without a message: one turn per line of stdin)",
     load: async () => (await import('./chat-commands.js')).chat,
   },

@@ -1,8 +1,10 @@
 import type { ObservedContainer } from '../domain/container.js';
+import { visibleText } from '../domain/visible-text.js';
 import { createContext } from '../services/context.js';
 import type { ProjectStatus, StatsSample } from '../services/runtime-service.js';
 import type { CommandHandler, CommandInput } from './command-table.js';
-import { formatAgo, formatBytes, printJson, printLine, printTable } from './output.js';
+import { stopOnSignals } from './signals.js';
+import { formatAgo, formatBytes, outputClosed, printJson, printLine, printTable, writeOut } from './output.js';
 
 const runtimeOf = (input: CommandInput) => createContext().runtime(input.global);
 
@@ -37,24 +39,27 @@ export const shell: CommandHandler = async (input) => (await runtimeOf(input)).s
 
 export const exec: CommandHandler = async (input) => {
   const [name, ...argv] = input.args as [string, ...string[]];
+  // Ctrl-C, SIGTERM, SIGHUP: the command and all it started are killed, then berth exits with the signal's code.
+  const stop = stopOnSignals();
   const controller = new AbortController();
   const cancel = () => controller.abort();
-  // `on`, not `once`: signal-exit re-raises a signal no other listener is left to handle.
-  process.on('SIGINT', cancel);
-  process.on('SIGTERM', cancel);
+  stop.signal.addEventListener('abort', cancel);
+  // As a pipe's writer gets SIGPIPE: the command ends when no one reads its output (`| head`).
+  outputClosed().addEventListener('abort', cancel);
   try {
     const outcome = await (await runtimeOf(input)).exec(name, {
       argv,
       signal: controller.signal,
-      onStdout: (chunk) => process.stdout.write(chunk),
+      onStdout: writeOut,
       onStderr: (chunk) => process.stderr.write(chunk),
     });
     if (outcome.timedOut) process.stderr.write(`berth: ${name}: the command ran out of time and was killed\n`);
-    if (outcome.cancelled) return 130;
+    // 141 as a shell reports a writer ended by SIGPIPE.
+    if (outcome.cancelled) return stop.exitCode() ?? (outputClosed().aborted ? 141 : 130);
     return outcome.exitCode ?? 1;
   } finally {
-    process.off('SIGINT', cancel);
-    process.off('SIGTERM', cancel);
+    stop.dispose();
+    outputClosed().removeEventListener('abort', cancel);
   }
 };
 
@@ -62,14 +67,18 @@ export const logs: CommandHandler = async (input) => {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.on('SIGINT', stop);
+  // Following stops when no one reads any more (`| head`).
+  outputClosed().addEventListener('abort', stop);
   try {
     await (await runtimeOf(input)).logs(input.args[0]!, {
       follow: input.options.follow === true,
       signal: controller.signal,
-      onChunk: (text) => process.stdout.write(text),
+      // A container's output is shown, never run by the terminal (a clipboard write, a screen clear).
+      onChunk: (text) => writeOut(visibleText(text)),
     });
   } finally {
     process.off('SIGINT', stop);
+    outputClosed().removeEventListener('abort', stop);
   }
 };
 

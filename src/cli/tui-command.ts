@@ -1,6 +1,7 @@
 import { BerthError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
 import type { GlobalOptions } from './command-table.js';
+import { stopOnSignals } from './signals.js';
 
 export async function openControlCenter(version: string, global: GlobalOptions): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -26,6 +27,12 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   const starting = service.start();
   starting.catch((error: unknown) => service.notify(`berth could not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error'));
   await service.projectsLoaded();
-  await runControlCenter(service, version);
-  return 0;
+  // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the turns are cancelled and recorded, then berth exits.
+  const stop = stopOnSignals();
+  try {
+    await runControlCenter(service, version, stop.signal);
+    return stop.exitCode() ?? 0;
+  } finally {
+    stop.dispose();
+  }
 }

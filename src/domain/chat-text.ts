@@ -1,36 +1,40 @@
 import type { ChangedFile, ChatEvent } from './chat.js';
+import { visibleText } from './visible-text.js';
 
 const CHANGE_MARK: Record<ChangedFile['kind'], string> = { created: '+', modified: '~', deleted: '-', renamed: '→' };
 
 /**
  * One chat event as lines a person reads in a terminal: the assistant's text
  * as it is, one line per tool call and result, the changed files and the
- * cost at the end. Undefined for events that show nothing.
+ * cost at the end. Undefined for events that show nothing. Every text that
+ * came from outside (the model, a tool, a file name) has its control
+ * characters made visible: what a tool printed can never drive the terminal.
  */
 export function formatChatEvent(event: ChatEvent, width = 100): string | undefined {
   switch (event.type) {
     case 'user':
-      return `> ${event.text.replace(/\n/g, '\n  ')}`;
+      return `> ${visibleText(event.text).replace(/\n/g, '\n  ')}`;
     case 'status':
-      return `… ${event.text}`;
+      return `… ${visibleText(event.text)}`;
     case 'session':
       return undefined;
     case 'text':
-      return event.text;
+      return visibleText(event.text);
     case 'tool_call':
-      return clip(`● ${event.name}(${summarizeInput(event.input)})`, width);
+      return clip(`● ${visibleText(event.name, 'line')}(${summarizeInput(event.input)})`, width);
     case 'tool_result':
       return clip(`  ⎿ ${event.ok ? 'ok' : `error: ${firstLine(event.content)}`}`, width);
     case 'result':
       return event.ok ? `✓ ${usageLine(event)}` : `✗ ${event.error ? firstLine(event.error) : 'the turn failed'} · ${usageLine(event)}`;
     case 'error':
-      return `✗ ${event.message}`;
+      return `✗ ${visibleText(event.message)}`;
     case 'changed_files':
       if (event.files.length === 0) return 'no files changed';
-      return `changed: ${event.files.map((file) => `${CHANGE_MARK[file.kind]} ${file.from ? `${file.from} → ${file.path}` : file.path}`).join(', ')}`;
+      return `changed: ${event.files.map((file) => visibleText(`${CHANGE_MARK[file.kind]} ${file.from ? `${file.from} → ${file.path}` : file.path}`, 'line')).join(', ')}`;
     case 'turn_end':
       if (event.outcome === 'cancelled') return '✗ cancelled';
       if (event.outcome === 'timeout') return '✗ timed out';
+      if (event.outcome === 'interrupted') return '✗ interrupted';
       return undefined;
   }
 }
@@ -48,7 +52,7 @@ function usageLine(usage: { durationMs: number; turns: number; tokensIn: number;
 function summarizeInput(input: unknown): string {
   if (input === null || typeof input !== 'object') return firstLine(JSON.stringify(input) ?? '');
   return Object.entries(input as Record<string, unknown>)
-    .map(([key, value]) => `${key}=${firstLine(typeof value === 'string' ? value : JSON.stringify(value) ?? '')}`)
+    .map(([key, value]) => `${firstLine(key)}=${firstLine(typeof value === 'string' ? value : JSON.stringify(value) ?? '')}`)
     .join(', ');
 }
 
@@ -56,9 +60,11 @@ function compact(count: number): string {
   return count >= 1000 ? `${(count / 1000).toFixed(1)}k` : String(count);
 }
 
+/** The first line, its controls visible (a tab a space): ` …` says more lines were left out. */
 function firstLine(text: string): string {
-  const [first = '', ...rest] = text.replace(/\n+$/, '').split('\n');
-  return rest.length > 0 ? `${first} …` : first;
+  const [first = '', ...rest] = text.replace(/[\r\n]+$/, '').split('\n');
+  const shown = visibleText(first.replace(/\r$/, ''), 'line');
+  return rest.length > 0 ? `${shown} …` : shown;
 }
 
 function clip(line: string, width: number): string {

@@ -22,7 +22,8 @@ export interface TurnUsage {
   costUsd: number;
 }
 
-export type TurnOutcome = 'success' | 'error' | 'cancelled' | 'timeout';
+/** `interrupted`: the berth process that ran the turn ended before it (kill -9, a crash); a later berth recorded it. */
+export type TurnOutcome = 'success' | 'error' | 'cancelled' | 'timeout' | 'interrupted';
 
 export type ChatEvent =
   /** The user's message, as sent. */

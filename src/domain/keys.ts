@@ -40,6 +40,7 @@ export const COMMANDS = {
   switchPane: command(['tab'], 'everywhere', 'switch panes'),
   help: command(['?'], 'dashboard', 'this help'),
   cancel: command(['escape'], 'chat', 'cancel the turn, else back'),
+  newConversation: command(['ctrl+n'], 'chat', 'start a new conversation'),
   back: command(['escape', 'q'], 'logs', 'back to the dashboard'),
   follow: command(['f'], 'logs', 'follow the end'),
   quit: command(['q'], 'dashboard', 'quit'),

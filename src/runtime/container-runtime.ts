@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, chown, lchown, mkdir, open, readdir, realpath, stat } from 'node:fs/promises';
+import { access, chmod, chown, lchown, lstat, mkdir, open, readdir, realpath, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,19 +15,23 @@ import {
   type HostFiles,
 } from '../domain/container-spec.js';
 import { BerthError } from '../domain/errors.js';
+import { hasControlCharacters, quote } from '../domain/project.js';
 import type { Settings } from '../domain/settings.js';
 import { hostGatewayFromRoutes, ROUTE_TABLE, type HostGateway } from './container-gateway.js';
 import { EgressProxy, type EgressRules } from './egress-proxy.js';
 import type { HostFirewall } from './host-firewall.js';
 import { interfaceHolding } from './host-interfaces.js';
 import { ContainerNameTaken } from './errors.js';
+import { RUN_MARKER } from './process/run-processes.js';
 import { LoopbackBridge, loopbackTargetOf, type UrlLease } from './loopback-bridge.js';
 import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSpec, ObservedNetwork, RuntimeProject } from './types.js';
 import type { WarmPool } from './warm-pool.js';
+import { isBerthWorkspace, workspaceProblem, type BerthFolders } from './workspace-guard.js';
 
 const WORKDIR = '/workspace';
 const ADOPT_TRIES = 50;
 const ADOPT_PAUSE_MS = 100;
+const NETWORK_SETTLE_TRIES = 5;
 const SHELL_ARGV = ['bash', '-l'];
 const GATEWAY_READ_TIMEOUT_MS = 30_000;
 const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
@@ -38,8 +42,8 @@ const BERTH_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export type ContainerProject = RuntimeProject & { ownsWorkspace?: boolean };
 
 export interface ContainerRuntimeOptions<P extends ContainerProject> {
-  /** berth's data folder: agent config folders go under `<home>/agents/`. */
-  paths: { home: string };
+  /** berth's data folder (agent config folders go under `<home>/agents/`), and its settings folder: never a workspace. */
+  paths: BerthFolders;
   /** The settings that apply to a project (its overrides over the global ones). */
   settingsFor: (project: P) => Settings;
   /** Labels added to every container this runtime creates, e.g. a test run's marker. */
@@ -158,15 +162,22 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     }
   }
 
-  /** An interactive shell in the container on this terminal; resolves with its exit code. */
-  async shell(project: P): Promise<number> {
+  /** An interactive shell in the container on this terminal, its processes marked with `runMarker`; resolves with its exit code. */
+  async shell(project: P, runMarker?: string): Promise<number> {
     const container = await this.ensure(project);
     const egress = await this.egressLease(project, container);
+    const env = { ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }) };
     try {
-      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV, env: egress.env });
+      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV, env });
     } finally {
       await egress.close();
     }
+  }
+
+  /** Kills what a run (marked with `marker`) left running in the project's container; nothing to do when it does not run. */
+  async endRun(project: P, marker: string): Promise<void> {
+    const container = await this.status(project);
+    if (container?.status === 'running') await this.engine.endRun(container.id, marker, AGENT_USER);
   }
 
   /** How far the project's container is kept in; undefined when it has none. */
@@ -318,7 +329,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     if (container.status === 'paused') throw new BerthError(`container ${name} is paused: docker unpause ${name} resumes it`);
     onProgress?.(`starting ${name}`);
     try {
-      await this.engine.start(container.id);
+      await this.startSettlingNetwork(project, container.id);
     } catch (error) {
       // `docker network prune` takes a stopped container's network: a new container, on a new network, keeps every host folder.
       if (!/network .* not found/i.test((error as Error).message)) throw error;
@@ -335,12 +346,30 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     return started;
   }
 
+  /**
+   * Starts the container. Two berth processes that made the project's network
+   * at the same moment leave two of that name, and the engine refuses to
+   * start a container on an ambiguous name: settling them (ensureNetwork keeps
+   * the oldest) and starting again mends that.
+   */
+  private async startSettlingNetwork(project: P, id: string): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.engine.start(id);
+      } catch (error) {
+        if (attempt >= NETWORK_SETTLE_TRIES || !/is ambiguous/i.test((error as Error).message)) throw error;
+        await this.engine.ensureNetwork(this.networkSpecOf(project));
+        await sleep(ADOPT_PAUSE_MS);
+      }
+    }
+  }
+
   /** A waiting warm container made the project's, when the pool has one and the project may use it. */
   private async takeWarm(project: P, onProgress?: Progress): Promise<ObservedContainer | undefined> {
     const { pool, usesPool } = this.options;
     if (!pool || !usesPool?.(project)) return undefined;
-    await checkWorkspace(project.path);
-    if (project.ownsWorkspace === true) await handWorkspaceToAgent(project.path);
+    await checkWorkspace(project, this.options.paths);
+    await handWorkspaceToAgent(project, this.options.paths.home, onProgress);
     const agentConfigDir = agentConfigDirOf(this.options.paths.home, project.name);
     await prepareAgentConfigDir(agentConfigDir);
     const taken = await pool.take({ name: project.name, workspace: project.path }, agentConfigDir, containerName(project));
@@ -354,12 +383,12 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   }
 
   private async create(project: P, onProgress?: Progress): Promise<ObservedContainer> {
-    await checkWorkspace(project.path);
+    await checkWorkspace(project, this.options.paths);
     const settings = this.options.settingsFor(project);
     const image = String(settings['container.image']);
     // Checked first, so that a missing image is one line and nothing was started.
     if (!(await this.engine.imageExists(image))) throw imageMissing(image);
-    if (project.ownsWorkspace === true) await handWorkspaceToAgent(project.path);
+    await handWorkspaceToAgent(project, this.options.paths.home, onProgress);
     const agentConfigDir = agentConfigDirOf(this.options.paths.home, project.name);
     await prepareAgentConfigDir(agentConfigDir);
     const spec = buildContainerSpec({
@@ -402,10 +431,12 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
 
   private async removeUnlocked(project: P, onProgress?: Progress): Promise<void> {
     const container = await this.status(project);
-    if (!container) return;
-    onProgress?.(`removing ${container.name}`);
-    await this.engine.remove(container.id);
-    if (container.pool !== undefined) await this.options.pool?.release(container.id);
+    if (container) {
+      onProgress?.(`removing ${container.name}`);
+      await this.engine.remove(container.id);
+      if (container.pool !== undefined) await this.options.pool?.release(container.id);
+    }
+    // Also when the container went behind berth's back (docker rm): its network is the project's still.
     await this.engine.removeNetwork(projectNetworkName(project));
     this.networks.delete(projectNetworkName(project));
     // Its bridge's name may be given to the next network made (Podman's are): its rules go now.
@@ -431,24 +462,46 @@ function aloneOnOwnNetwork(project: ContainerProject, container: ObservedContain
   return container.networks?.length === 1 && container.networks[0] === projectNetworkName(project);
 }
 
-/** Before anything is created: the engine would otherwise fail with a mount error, or create the folder as root. */
-async function checkWorkspace(workspace: string): Promise<void> {
+/**
+ * Before anything is created or mounted: the engine would otherwise fail with
+ * a mount error, or create the folder as root; and a registry edited by hand
+ * must not mount a system folder, berth's own, or the user's home.
+ */
+async function checkWorkspace(project: ContainerProject, berth: BerthFolders): Promise<void> {
+  const workspace = project.path;
+  if (hasControlCharacters(workspace)) throw new BerthError(`workspace ${quote(workspace)} of project ${project.name} has control characters`);
   const info = await stat(workspace).catch(() => undefined);
   if (!info) throw new BerthError(`workspace ${workspace} does not exist: restore it, or remove the project`);
   if (!info.isDirectory()) throw new BerthError(`workspace ${workspace} is not a folder`);
+  const problem = await workspaceProblem(workspace, project.name, berth);
+  if (problem) throw new BerthError(`workspace ${workspace} of project ${project.name} cannot be mounted: ${problem}`);
 }
 
 /**
  * The agent (uid 1000) writes the workspace. One that berth created belongs to
  * whoever ran berth: as root, berth hands it to uid 1000, once (a workspace
  * already owned by 1000 is left alone). A folder the user brought (--path) is
- * never changed: berth does not take the user's files away from them.
+ * never changed: berth does not take the user's files away from them. Whether
+ * berth created it is checked now, on the folder itself: a registry edited by
+ * hand (`ownsWorkspace` on a host tree) changes nothing.
  */
-async function handWorkspaceToAgent(workspace: string): Promise<void> {
-  if (process.getuid?.() !== 0 || (await stat(workspace)).uid === AGENT_UID) return;
-  const entries = await readdir(workspace, { recursive: true });
-  // lchown: a link is changed itself, never what it points to (possibly outside the workspace).
-  await Promise.all([workspace, ...entries.map((entry) => path.join(workspace, entry))].map((file) => lchown(file, AGENT_UID, AGENT_UID)));
+async function handWorkspaceToAgent(project: ContainerProject, berthHome: string, onProgress?: Progress): Promise<void> {
+  if (process.getuid?.() !== 0 || project.ownsWorkspace !== true) return;
+  if (!(await isBerthWorkspace(project.path, project.name, berthHome))) {
+    onProgress?.(`${project.path} is not a workspace berth created: its files keep their owner`);
+    return;
+  }
+  if ((await stat(project.path)).uid === AGENT_UID) return;
+  const entries = await readdir(project.path, { recursive: true });
+  const files = [project.path, ...entries.map((entry) => path.join(project.path, entry))];
+  await Promise.all(
+    files.map(async (file) => {
+      const info = await lstat(file);
+      // A file with other hard links is another tree's too (git clone --local links objects): left as it is.
+      // lchown: a link is changed itself, never what it points to (possibly outside the workspace).
+      if (info.isDirectory() || info.nlink === 1) await lchown(file, AGENT_UID, AGENT_UID);
+    }),
+  );
 }
 
 /**

@@ -14,6 +14,12 @@ export interface ExecRequest {
   timeoutMs: number;
   /** Aborting cancels the command and kills what it started. */
   signal?: AbortSignal;
+  /**
+   * Put in the environment of the command and of everything it starts
+   * (RUN_MARKER), so that all of it is ended with the command, and found
+   * after a crash of berth; a fresh one when absent.
+   */
+  runMarker?: string;
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
 }
@@ -117,6 +123,10 @@ export interface ContainerEngine {
   remove(id: string): Promise<void>;
   /** Non-interactive: Tty false, stdout and stderr apart, exit code from the exec's inspect. */
   exec(id: string, request: ExecRequest & { user: string; workdir: string }): Promise<ExecOutcome>;
+  /** Kills every process in the container whose environment carries the run's marker; nothing to do when it is not running. */
+  endRun(id: string, marker: string, user: string): Promise<void>;
+  /** How many processes in the container the kernel killed for want of memory since `since`, as the engine's events say. */
+  oomKillsSince(id: string, since: Date): Promise<number>;
   stats(id: string): Promise<RawStats>;
   logs(id: string, options: { follow: boolean; tail: number; signal?: AbortSignal; onChunk: (text: string) => void }): Promise<void>;
   /** Engine events for berth's containers until `signal` aborts; reconnects with backoff and says so. */

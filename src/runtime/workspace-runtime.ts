@@ -1,14 +1,16 @@
 /**
  * Runs an agent's command on the host, in the project's folder: argv only
  * (never a shell), a scrubbed environment, output streamed as it comes, and
- * the whole process group ended on timeout, on cancel, and when the command
- * exits (nothing a command started outlives it).
+ * every process of the run (its group, its marked and descendant processes:
+ * see process/run-processes) ended on timeout, on cancel, and when the
+ * command exits (nothing a command started outlives it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { BerthError } from '../domain/errors.js';
-import { ProcessGroup } from './process-group.js';
+import { endRun, killRunNow, newRunMarker, RUN_MARKER, type RunSelector } from './process/run-processes.js';
 import { scrubbedEnv } from './scrubbed-env.js';
+import { placeProblem } from './workspace-guard.js';
 import type { AgentRuntime, ExecOutcome, ExecRequest, RuntimeProject } from './types.js';
 
 export interface WorkspaceRuntimeOptions {
@@ -37,19 +39,20 @@ export class WorkspaceRuntime implements AgentRuntime {
 
   /**
    * Throws a BerthError (one line) when the command cannot start: no such
-   * folder, no such program, not executable, an empty argv. Once it has
-   * started, everything else is in the outcome.
+   * folder, no such program, not executable. Once it has started,
+   * everything else is in the outcome.
    */
   async exec(project: RuntimeProject, request: ExecRequest): Promise<ExecOutcome> {
-    const [command, ...args] = request.argv;
-    if (command === undefined || command === '') throw new BerthError(`nothing to run in ${project.name}: the command is empty`);
+    // Never empty: RuntimeService.exec refuses an empty command before it chooses the mode.
+    const [command, ...args] = request.argv as [string, ...string[]];
     if (!(request.timeoutMs > 0)) throw new BerthError(`the time limit of a command must be positive, not ${request.timeoutMs} ms`);
     await assertFolder(project);
     if (request.signal?.aborted) return { exitCode: null, timedOut: false, cancelled: true, durationMs: 0 };
 
     const started = performance.now();
-    const child = await spawnLeader(command, args, project, scrubbedEnv(this.baseEnv, request.env));
-    const group = new ProcessGroup(child.pid!, this.killGraceMs);
+    const marker = request.runMarker ?? newRunMarker();
+    const child = await spawnLeader(command, args, project, scrubbedEnv(this.baseEnv, { ...request.env, [RUN_MARKER]: marker }));
+    const run = new LiveRun({ marker, group: child.pid! }, this.killGraceMs);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     forward(child, request);
@@ -57,7 +60,7 @@ export class WorkspaceRuntime implements AgentRuntime {
     let stoppedBy: 'timeout' | 'cancel' | undefined;
     const stop = (reason: 'timeout' | 'cancel'): void => {
       stoppedBy ??= reason;
-      void group.end();
+      void run.end();
     };
     const timer = setTimeout(() => stop('timeout'), Math.min(request.timeoutMs, MAX_TIMEOUT_MS));
     const onAbort = (): void => stop('cancel');
@@ -68,7 +71,7 @@ export class WorkspaceRuntime implements AgentRuntime {
       const exitCode = await exited;
       clearTimeout(timer);
       // What the command left running goes with it; after a stop this waits for the same ending.
-      await group.end();
+      await run.end();
       await this.drain(child, closed);
       const durationMs = Math.round(performance.now() - started);
       return { exitCode, timedOut: stoppedBy === 'timeout', cancelled: stoppedBy === 'cancel', durationMs };
@@ -90,9 +93,37 @@ export class WorkspaceRuntime implements AgentRuntime {
   }
 }
 
+/** Runs still going when berth's process exits are killed with it, not left behind. */
+const liveRuns = new Set<RunSelector>();
+let exitHookInstalled = false;
+
+/** One run's processes, ended once (a second end waits for the first). */
+class LiveRun {
+  private ending: Promise<void> | undefined;
+
+  constructor(
+    private readonly selector: RunSelector,
+    private readonly graceMs: number,
+  ) {
+    liveRuns.add(selector);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', () => liveRuns.forEach(killRunNow));
+    }
+  }
+
+  end(): Promise<void> {
+    this.ending ??= endRun(this.selector, this.graceMs).finally(() => liveRuns.delete(this.selector));
+    return this.ending;
+  }
+}
+
 async function assertFolder(project: RuntimeProject): Promise<void> {
   const info = await stat(project.path).catch(() => undefined);
   if (!info?.isDirectory()) throw new BerthError(`the workspace of ${project.name} is missing: ${project.path} is not a folder`);
+  // The registry is a file a hand may have edited: an agent never works in a system folder or the home itself.
+  const problem = await placeProblem(await realpath(project.path));
+  if (problem) throw new BerthError(`the workspace of ${project.name}, ${project.path}, cannot be a workspace: ${problem}`);
 }
 
 /** Resolves once the program runs; rejects with a BerthError when it cannot start. */

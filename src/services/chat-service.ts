@@ -8,8 +8,10 @@
  * restarted one) continues the conversation.
  */
 import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { costUsd } from '../domain/pricing.js';
+import { formatSize } from '../domain/size.js';
 import { CredentialProxy } from '../runtime/credential-proxy.js';
 import { SpendLedger } from '../store/spend-ledger.js';
 import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
@@ -25,8 +27,10 @@ import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
 import { TranscriptStore, type TranscriptSession, type TurnTranscript } from '../store/transcripts.js';
+import type { WorkClaim } from '../domain/work.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
+import type { HeldClaim } from './work-claims.js';
 
 export interface ChatServiceDeps {
   projects: ProjectService;
@@ -41,10 +45,16 @@ export interface ChatServiceDeps {
 }
 
 export interface SendOptions {
-  /** Aborting cancels the turn: the CLI is killed and the turn ends as cancelled. */
+  /** Aborting cancels the turn: the CLI and all it started are killed, and the turn ends as cancelled. */
   signal?: AbortSignal;
   /** Each event of the turn, once it is in the transcript. */
   onEvent?: (entry: TranscriptEntry) => void;
+  /** While a turn of the project runs in another berth process: wait for it (the default), or refuse at once. */
+  wait?: boolean;
+  /** Called when the turn has to wait for another berth's turn of the project, before it starts. */
+  onWait?: (holder: WorkClaim) => void;
+  /** Starts a new conversation with this turn, as reset() would. */
+  newConversation?: boolean;
 }
 
 /** How a turn went, for the caller that does not read the events. */
@@ -77,6 +87,10 @@ interface RunningTurn {
 
 /** Where the model API is when the host's ANTHROPIC_BASE_URL does not say. */
 const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
+
+/** How long the container of a turn whose CLI was killed is watched: is it stopping, or being removed? */
+const CONTAINER_LOOKS = 10;
+const CONTAINER_LOOK_MS = 100;
 
 /** Of the CLI's stderr, only the end is kept: it explains a crash. */
 const STDERR_TAIL_CHARS = 8_192;
@@ -138,8 +152,9 @@ export class ChatService {
     return () => void this.listeners.delete(listener);
   }
 
-  /** Every transcript entry of a project, in the order the turns ran. */
-  history(projectName: string): Promise<TranscriptEntry[]> {
+  /** Every transcript entry of a project, in the order the turns ran; a turn its berth left unfinished is recorded first. */
+  async history(projectName: string): Promise<TranscriptEntry[]> {
+    await this.deps.runtime.claims().recover(projectName);
     return this.transcripts.entries(projectName);
   }
 
@@ -150,15 +165,15 @@ export class ChatService {
 
   /** Forgets the project's session: its next turn starts a new conversation. Transcripts are kept. */
   async reset(projectName: string): Promise<void> {
-    const project = await this.deps.projects.require(projectName);
+    await this.deps.projects.require(projectName);
     if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName}: cancel it before starting a new conversation`);
+    await this.forgetSession(projectName, 'new conversation');
+  }
+
+  private async forgetSession(projectName: string, reason: string): Promise<void> {
+    const { sessionId } = await this.deps.projects.require(projectName);
     await this.deps.projects.record(projectName, { sessionId: null });
-    await this.deps.audit.append({
-      project: projectName,
-      action: 'chat-reset',
-      reason: 'new conversation',
-      ...(project.sessionId && { session: project.sessionId }),
-    });
+    await this.audit(projectName, 'chat-reset', reason, sessionId ? { session: sessionId } : {});
   }
 
   /**
@@ -189,16 +204,30 @@ export class ChatService {
   }
 
   private async start(projectName: string, message: string, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
-    const project = await this.deps.projects.require(projectName);
-    // Over its daily cap, a project's next turn is refused before anything is written.
-    const refusal = await this.overCap(projectName);
-    if (refusal) throw new BerthError(refusal.replace(/^berth: /, ''));
-    const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
-    const turn = new Turn(project, message, transcript, signal, (entry) => this.publish(projectName, entry, options));
+    const { mode } = await this.deps.projects.require(projectName);
+    // One turn of a project at a time, in every berth process: the conversation must not fork.
+    const claim = await this.deps.runtime.claims().take(projectName, 'turn', mode, {
+      ...(options.wait !== undefined && { wait: options.wait }),
+      ...(options.onWait && { onWait: options.onWait }),
+      signal,
+    });
     try {
-      return await this.run(turn);
+      if (options.newConversation) await this.forgetSession(projectName, 'new conversation (--new)');
+      // Read after the wait: the turn before may have started the conversation this one continues.
+      const project = await this.deps.projects.require(projectName);
+      // Over its daily cap, a project's next turn is refused before anything is written.
+      const refusal = await this.overCap(projectName);
+      if (refusal) throw new BerthError(refusal.replace(/^berth: /, ''));
+      const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
+      const turn = new Turn(project, message, transcript, signal, claim, (entry) => this.publish(projectName, entry, options));
+      try {
+        await claim.setTurn(turn.number);
+        return await this.run(turn);
+      } finally {
+        transcript.close();
+      }
     } finally {
-      transcript.close();
+      await claim.release().catch(() => undefined);
     }
   }
 
@@ -223,7 +252,7 @@ export class ChatService {
     }
 
     const changedFiles = snapshot ? await this.changedFiles(turn, snapshot) : [];
-    const outcome = outcomeOf(turn, exec, signal);
+    let outcome = outcomeOf(turn, exec, signal);
     if (outcome === 'timeout') {
       // Said even when the CLI's stream said it too: this names the limit and the setting that moves it.
       const limit = settings ? String(settings['chat.turnTimeout']) : 'its time limit';
@@ -233,8 +262,10 @@ export class ChatService {
       turn.emit({ type: 'error', message: crashMessage(exec, turn.stderr) });
     }
 
-    const sessionId = turn.sessionId ?? project.sessionId ?? null;
-    await this.saveTurn(turn, sessionId, exec);
+    const sessionId = turn.sessionId ?? turn.resumedSession ?? null;
+    // A turn whose record was not kept (session, usage, transcript) is not a success: the next one would not know it.
+    const saved = (await this.saveTurn(turn, sessionId, exec)) && !turn.transcriptFailed;
+    if (!saved && outcome === 'success') outcome = 'error';
     turn.emit({ type: 'turn_end', outcome, sessionId });
     await this.audit(project.name, 'turn-end', `turn ${turn.number} ${outcome}`, {
       turn: turn.number,
@@ -263,11 +294,27 @@ export class ChatService {
     await this.deps.runtime.up(turn.project.name, (step) => turn.emit({ type: 'status', text: step }));
   }
 
+  /**
+   * Runs the agent CLI for the turn. When it no longer knows the conversation
+   * the turn continues (its session store was lost: a new container home, say),
+   * the turn starts a new conversation, says so, and keeps the old transcript.
+   */
   private async runAgent(turn: Turn, settings: Settings): Promise<ExecOutcome> {
+    const exec = await this.runAgentOnce(turn, settings);
+    if (!turn.sessionLost || turn.resumedSession === null || turn.signal.aborted) return exec;
+    const lost = turn.resumedSession;
+    turn.resumedSession = null;
+    turn.transcript.leaveSession();
+    turn.emit({ type: 'status', text: `the agent no longer knows conversation ${lost}: this turn starts a new one (the old transcript is kept)` });
+    await this.forgetSession(turn.project.name, `the agent no longer knows conversation ${lost}`);
+    return this.runAgentOnce(turn, settings);
+  }
+
+  private async runAgentOnce(turn: Turn, settings: Settings): Promise<ExecOutcome> {
     const { adapter } = this.deps;
     const request: AgentTurnRequest = {
       message: turn.message,
-      sessionId: turn.project.sessionId ?? null,
+      sessionId: turn.resumedSession,
       mode: turn.project.mode,
       permissionMode: String(settings['claude.permissionMode']),
       ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
@@ -280,23 +327,59 @@ export class ChatService {
     const lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(turn.project, credentials.baseUrl);
     const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
     const parser = adapter.createParser();
+    turn.stderr = '';
     let exec: ExecOutcome;
     try {
-      exec = await this.deps.runtime.exec(turn.project.name, {
-        argv,
-        env,
-        timeoutMs: settingMs(settings, 'chat.turnTimeout')!,
-        signal: turn.signal,
-        onStdout: (chunk) => turn.guard(() => parser.push(chunk).forEach((event) => this.agentEvent(turn, event))),
-        onStderr: (chunk) => turn.addStderr(chunk),
-      });
+      exec = await this.deps.runtime.exec(
+        turn.project.name,
+        {
+          argv,
+          env,
+          timeoutMs: settingMs(settings, 'chat.turnTimeout')!,
+          signal: turn.signal,
+          onStdout: (chunk) => turn.guard(() => parser.push(chunk).forEach((event) => this.agentEvent(turn, event))),
+          onStderr: (chunk) => turn.addStderr(chunk),
+        },
+        turn.claim,
+      );
     } finally {
       await lease?.close();
     }
+    // The CLI's own guess at a killed process ("perhaps out of memory") gives way to what the engine knows.
+    const containerGone = await this.containerGone(turn, exec);
     const ending = parser.end({ exitCode: exec.exitCode, stderr: turn.stderr, cancelled: exec.cancelled, timedOut: exec.timedOut });
-    ending.forEach((event) => this.agentEvent(turn, event));
+    ending.filter((event) => !(containerGone && event.type === 'error')).forEach((event) => this.agentEvent(turn, event));
+    if (containerGone) turn.emit({ type: 'error', message: containerGone });
+    turn.sessionLost = parser.unknownSession();
     turn.sessionId ??= parser.sessionId();
     return exec;
+  }
+
+  /**
+   * Why a container turn's CLI was killed, when the engine knows: the kernel
+   * killed it for want of memory, or its container was stopped or removed
+   * under it. The engine may take a moment to tell a dying container from a
+   * running one (and `docker rm -f` stops it before it removes it), so it is
+   * watched for a second.
+   */
+  private async containerGone(turn: Turn, exec: ExecOutcome): Promise<string | undefined> {
+    const killed = exec.exitCode === null || exec.exitCode === 137 || exec.exitCode === 143;
+    if (turn.project.mode !== 'container' || exec.cancelled || exec.timedOut || !killed) return undefined;
+    const { runtime } = this.deps;
+    const look = () => runtime.container(turn.project.name).catch(() => undefined);
+    let container = await look();
+    const limit = container && `its limit, container.memory, is ${formatSize(container.limits.memoryBytes)}`;
+    if (container?.status === 'running' && (await runtime.oomKillsSince(turn.project.name, turn.startedAt).catch(() => 0)) > 0) {
+      return `the agent ran out of memory in the container and was killed (${limit})`;
+    }
+    for (let looks = 0; container && looks < CONTAINER_LOOKS; looks += 1) {
+      await sleep(CONTAINER_LOOK_MS);
+      container = await look();
+    }
+    if (!container) return 'the container was removed during the turn';
+    if (container.status === 'running') return undefined;
+    if (container.oomKilled) return `the container ran out of memory during the turn and was killed (${limit})`;
+    return 'the container was stopped during the turn';
   }
 
   private agentEvent(turn: Turn, event: ChatEvent): void {
@@ -327,7 +410,7 @@ export class ChatService {
   }
 
   /** Session, usage and last activity, kept with the project. */
-  private async saveTurn(turn: Turn, sessionId: string | null, exec: ExecOutcome | undefined): Promise<void> {
+  private async saveTurn(turn: Turn, sessionId: string | null, exec: ExecOutcome | undefined): Promise<boolean> {
     try {
       await turn.settled();
       const usage = turn.usage ?? (exec && { durationMs: exec.durationMs, turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 });
@@ -339,8 +422,10 @@ export class ChatService {
         sessionId,
         ...(usage && { usage: addUsage(current.usage ?? NO_USAGE, usage) }),
       }));
+      return true;
     } catch (error) {
       turn.emit({ type: 'error', message: `the turn's session and usage were not saved: ${messageOf(error)}` });
+      return false;
     }
   }
 
@@ -419,6 +504,11 @@ export class ChatService {
 /** The state of one running turn. */
 class Turn {
   sessionId: string | null = null;
+  /** The conversation the turn continues; null for a new one. */
+  resumedSession: string | null;
+  /** The CLI did not know resumedSession. */
+  sessionLost = false;
+  readonly startedAt = new Date();
   usage: TurnUsage | null = null;
   /** Whether the CLI reported the turn a success; null until it reports. */
   resultOk: boolean | null = null;
@@ -431,15 +521,19 @@ class Turn {
   private readonly pending: Array<Promise<unknown>> = [];
   private listenerError: unknown;
   private trackedError: unknown;
-  private transcriptFailed = false;
+  transcriptFailed = false;
 
   constructor(
     readonly project: Project,
     readonly message: string,
     readonly transcript: TurnTranscript,
     readonly signal: AbortSignal,
+    /** The project's turn claim, which the turn's processes carry the marker of. */
+    readonly claim: HeldClaim,
     private readonly deliver: (entry: TranscriptEntry) => void,
-  ) {}
+  ) {
+    this.resumedSession = project.sessionId ?? null;
+  }
 
   get number(): number {
     return this.transcript.turn;

@@ -8,9 +8,10 @@
  */
 import { spawn } from 'node:child_process';
 import type { TranscriptEntry } from '../domain/chat.js';
-import { lifecycleStateOf } from '../domain/container.js';
+import { describeClaim, type WorkClaim } from '../domain/work.js';
+import { projectState } from '../domain/lifecycle.js';
 import type { IsolationMode, Project } from '../domain/project.js';
-import { settingMs } from '../domain/settings.js';
+import type { Settings } from '../domain/settings.js';
 import type { ChatService } from './chat-service.js';
 import type { BerthContext } from './context.js';
 import type {
@@ -126,6 +127,8 @@ export class ControlCenterService {
     await this.registryRead;
     this.publishNow();
     this.runtime = await this.context.runtime({ engine: this.engineFlag });
+    // What a berth killed with SIGKILL left running is ended, its turns recorded as interrupted.
+    void this.runtime.claims().recoverAll().then(() => this.reloadProjects(), (error: unknown) => this.notify(messageOf(error), 'error'));
     this.chat = await this.context.chat({ engine: this.engineFlag });
     this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
     this.unsubscribers.push(this.host.subscribe((stats) => {
@@ -313,10 +316,23 @@ export class ControlCenterService {
     }
     this.turns.set(name, { running: true, cancelling: false, startedAt: Date.now() });
     this.schedulePublish();
-    chat.send(name, message).catch((error: unknown) => {
+    const onWait = (holder: WorkClaim) => this.notify(`${describeClaim(holder)} is running in ${name}: this message waits for it to end (Esc cancels)`);
+    chat.send(name, message, { onWait }).catch((error: unknown) => {
       this.turns.delete(name);
       this.notify(messageOf(error), 'error');
     });
+  }
+
+  /** The project's next message starts a new conversation; the old transcript stays. */
+  async newConversation(name: string): Promise<void> {
+    try {
+      await this.requireRuntime();
+      await this.chat!.reset(name);
+      this.notify(`${name}: the next message starts a new conversation (the old one stays in berth history)`);
+      await this.reloadProjects();
+    } catch (error) {
+      this.notify(messageOf(error), 'error');
+    }
   }
 
   cancel(name: string): boolean {
@@ -424,8 +440,7 @@ export class ControlCenterService {
       return;
     }
     this.engineState = { state: 'connecting' };
-    const idleAfterMs = settingMs(this.context.settings().load(), 'policies.idleTimeout');
-    const reconciler = new Reconciler(engine, this.context.registry, { ...(idleAfterMs !== undefined && { idleAfterMs }) });
+    const reconciler = new Reconciler(engine, this.context.registry, { settings: () => this.context.settings().load() });
     this.reconciler = reconciler;
     this.unsubscribers.push(reconciler.subscribe((snapshot) => {
       this.reconciled = snapshot;
@@ -542,13 +557,13 @@ export class ControlCenterService {
   }
 
   private build(): ControlCenterSnapshot {
-    const settings = this.projects.length > 0 && this.runtime ? this.context.settings().load() : undefined;
-    const idleAfterMs = settings ? settingMs(settings, 'policies.idleTimeout') : undefined;
+    let settings: Settings | undefined;
     const now = Date.now();
     const projects = this.projects.map((project): ProjectView => {
       const container = project.mode === 'container' ? this.reconciled?.containers.get(project.name) : undefined;
+      // What the engine shows once it has been read; until then the registry's last record.
       const state = project.mode === 'container' && this.reconciled
-        ? lifecycleStateOf(container, { lastActive: project.lastActive, idleAfterMs: idleAfterMs ?? 3_600_000, now })
+        ? projectState(project, container, (settings ??= this.context.settings().load()), now)
         : project.state;
       const sampled = this.statsSnapshot.get(project.name);
       const stats = container?.status === 'running' && sampled?.containerId === container.id ? sampled : undefined;

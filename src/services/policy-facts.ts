@@ -3,11 +3,12 @@
  * registry, the engine's view of the containers, the stats history, the
  * workspaces' disks, and which projects are busy in any berth process.
  */
-import { statfs } from 'node:fs/promises';
 import type { ObservedContainer } from '../domain/container.js';
 import type { ContainerFacts, PolicyLimits, PolicySnapshot, ProjectFacts } from '../domain/policies.js';
 import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
+import { diskUsage } from './host-stats.js';
+import { isRunning } from '../runtime/process/process-identity.js';
 import type { StatsSnapshot } from './stats-sampler.js';
 
 export interface FactsInput {
@@ -73,16 +74,9 @@ function containerFacts(container: ObservedContainer, input: FactsInput, project
   };
 }
 
-/** Marked busy by a berth process that still runs (a crashed one leaves a stale mark: it does not count). */
+/** A turn, exec or shell of a berth process that still runs (a crashed one leaves a claim that does not count). */
 function busyElsewhere(project: Project): boolean {
-  const pid = project.busy?.pid;
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return (project.work ?? []).some((claim) => isRunning(claim.owner));
 }
 
 /** How full the filesystem holding each path is; paths that cannot be read are left out. */
@@ -91,10 +85,8 @@ export async function diskUseOf(paths: readonly string[]): Promise<Map<string, n
   await Promise.all(
     paths.map(async (folder) => {
       try {
-        const stats = await statfs(folder);
-        // As df counts it: used over what users may use (the root-reserved blocks left out).
-        const used = stats.blocks - stats.bfree;
-        if (used + stats.bavail > 0) use.set(folder, used / (used + stats.bavail));
+        const { used, total } = await diskUsage(folder);
+        if (total > 0) use.set(folder, used / total);
       } catch {
         // A workspace that is gone: the health check has nothing to say about its disk.
       }

@@ -1,6 +1,6 @@
 import { BerthError } from '../domain/errors.js';
-import type { ObservedContainer } from '../domain/container.js';
-import { lifecycleStateOf } from '../domain/container.js';
+import { containerOf, type ObservedContainer } from '../domain/container.js';
+import { projectState } from '../domain/lifecycle.js';
 import type { Project } from '../domain/project.js';
 import path from 'node:path';
 import { buildContainerSpec, containerMemoryBytes } from '../domain/container-spec.js';
@@ -19,11 +19,18 @@ import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
 import { EgressService } from './egress-service.js';
+import { WorkClaims, type HeldClaim } from './work-claims.js';
+import type { WorkClaim, WorkKind } from '../domain/work.js';
+import { endRun } from '../runtime/process/run-processes.js';
+import { TranscriptStore } from '../store/transcripts.js';
 import { policySnapshot } from './policy-facts.js';
 import type { ProjectService } from './project-service.js';
 import { StatsSampler, type StatsSamplerOptions } from './stats-sampler.js';
 
 export type { StatsSample };
+
+/** Between SIGTERM and SIGKILL to what a dead berth left running on the host. */
+const LEFTOVER_GRACE_MS = 2_000;
 export type { ProjectStats, StatsSnapshot } from './stats-sampler.js';
 
 export interface RuntimeServiceDeps {
@@ -58,6 +65,7 @@ export class RuntimeService {
   private readonly adoptions: AdoptionStore;
   private pool: WarmPool | undefined;
   private egressService: EgressService | undefined;
+  private workClaims: WorkClaims | undefined;
 
   constructor(private readonly deps: RuntimeServiceDeps) {
     this.adoptions = new AdoptionStore(path.join(deps.paths.home, 'pool', 'adopted.json'));
@@ -150,44 +158,66 @@ export class RuntimeService {
     })();
   }
 
-  /** Runs a command where the project's agent runs: its folder, or its container (started if needed). */
-  async exec(name: string, request: Omit<ExecRequest, 'timeoutMs'> & { timeoutMs?: number }): Promise<ExecOutcome> {
+  /**
+   * Runs a command where the project's agent runs: its folder, or its
+   * container (started if needed). It holds an exec claim on the project
+   * while it runs, unless it runs for a claim the caller holds (a turn's).
+   */
+  async exec(name: string, request: Omit<ExecRequest, 'timeoutMs'> & { timeoutMs?: number }, claim?: HeldClaim): Promise<ExecOutcome> {
     const project = await this.deps.projects.require(name);
+    // Checked here, before the mode is chosen, so both modes answer alike and an empty command starts no container.
+    if (!request.argv[0]) throw new BerthError(`nothing to run in ${name}: the command is empty`);
     const settings = this.settingsOf(project);
     const timeoutMs = request.timeoutMs ?? settingMs(settings, 'runtime.execTimeout')!;
-    return this.whileBusy(name, async () => {
-      if (project.mode === 'workspace') return this.workspace.exec(project, { ...request, timeoutMs });
+    return this.whileBusy(name, 'exec', async (held) => {
+      const run = { ...request, timeoutMs, runMarker: held.marker };
+      if (project.mode === 'workspace') return this.workspace.exec(project, run);
       await this.ensureStarted(project);
-      return this.containerRuntime().exec(project, { ...request, timeoutMs });
-    });
+      return this.containerRuntime().exec(project, run);
+    }, claim);
   }
 
   async shell(name: string): Promise<number> {
     const project = await this.containerProject(name);
-    return this.whileBusy(name, async () => {
+    return this.whileBusy(name, 'shell', async (held) => {
       await this.ensureStarted(project);
-      return this.containerRuntime().shell(project);
+      return this.containerRuntime().shell(project, held.marker);
     });
   }
 
   /**
-   * Marks the project busy in the registry (with this process's pid, so other
-   * berth processes see it) while `work` runs; policies leave a busy project alone.
+   * Holds a claim on the project (see WorkClaims: other berth processes see
+   * it, and policies leave a busy project alone) while `work` runs; with
+   * `claim`, the caller's own, taken for a turn.
    */
-  async whileBusy<T>(name: string, work: () => Promise<T>): Promise<T> {
-    const count = (this.activeWork.get(name) ?? 0) + 1;
-    this.activeWork.set(name, count);
-    if (count === 1) await this.deps.projects.record(name, { busy: { pid: process.pid, since: new Date().toISOString() }, lastActive: new Date().toISOString() });
+  async whileBusy<T>(name: string, kind: WorkKind, work: (claim: HeldClaim) => Promise<T>, claim?: HeldClaim): Promise<T> {
+    this.activeWork.set(name, (this.activeWork.get(name) ?? 0) + 1);
+    let held = claim;
     try {
-      return await work();
+      held ??= await this.claims().take(name, kind, (await this.deps.projects.require(name)).mode);
+      return await work(held);
     } finally {
       const left = (this.activeWork.get(name) ?? 1) - 1;
       if (left > 0) this.activeWork.set(name, left);
-      else {
-        this.activeWork.delete(name);
-        await this.deps.projects.record(name, { busy: null, lastActive: new Date().toISOString() }).catch(() => undefined);
-      }
+      else this.activeWork.delete(name);
+      if (held && !claim) await held.release().catch(() => undefined);
     }
+  }
+
+  /** The claims of the work running in projects, in every berth process; abandoned work is ended here. */
+  claims(): WorkClaims {
+    return (this.workClaims ??= new WorkClaims({
+      registry: this.deps.projects.registry,
+      transcripts: new TranscriptStore(this.deps.paths.transcripts),
+      audit: this.deps.audit,
+      endLeftovers: (project, claim) => this.endLeftovers(project, claim),
+    }));
+  }
+
+  /** Ends what an abandoned run left running: by its marker, on the host or in the project's container. */
+  private async endLeftovers(project: Project, claim: WorkClaim): Promise<void> {
+    if (claim.mode === 'workspace') return endRun({ marker: claim.marker }, LEFTOVER_GRACE_MS);
+    await this.containerRuntime().endRun(project, claim.marker);
   }
 
   /** The project's container, running: started (after the policies' admission, and audited) when it was not. */
@@ -230,6 +260,17 @@ export class RuntimeService {
     }
   }
 
+  /** The project's container as the engine sees it now; undefined when it has none. */
+  async container(name: string): Promise<ObservedContainer | undefined> {
+    return this.containerRuntime().status(await this.containerProject(name));
+  }
+
+  /** How many of the container's processes the kernel killed for want of memory since `since` (0 with no container). */
+  async oomKillsSince(name: string, since: Date): Promise<number> {
+    const container = await this.container(name);
+    return container ? this.connect().oomKillsSince(container.id, since) : 0;
+  }
+
   async logs(name: string, options: { follow: boolean; signal?: AbortSignal; onChunk: (text: string) => void }): Promise<void> {
     const project = await this.containerProject(name);
     const container = await this.containerRuntime().status(project);
@@ -239,20 +280,15 @@ export class RuntimeService {
 
   /** Every project with its container as the engine reports it now. */
   async statuses(): Promise<ProjectStatus[]> {
+    await this.claims().recoverAll();
     const projects = await this.deps.projects.list();
     const needsEngine = projects.some((project) => project.mode === 'container');
     const containers = needsEngine ? await this.connect().listManaged() : [];
-    const global = this.deps.settings().load();
+    const settings = this.deps.settings().load();
+    const now = Date.now();
     const statuses = projects.map((project): ProjectStatus => {
-      if (project.mode === 'workspace') return { project, container: undefined, state: project.state };
-      const container = containers.find((candidate) => candidate.project === project.name && candidate.workspace === project.path);
-      const settings = settingsForProject(global, project.settings);
-      const state = lifecycleStateOf(container, {
-        lastActive: project.lastActive,
-        idleAfterMs: settingMs(settings, 'policies.idleTimeout')!,
-        now: Date.now(),
-      });
-      return { project, container, state };
+      const container = project.mode === 'container' ? containerOf(project, containers) : undefined;
+      return { project, container, state: projectState(project, container, settings, now) };
     });
     // The engine is the record: what changed behind berth's back (a docker rm, a kill) reaches the registry.
     for (const status of statuses) {
@@ -272,9 +308,10 @@ export class RuntimeService {
     await this.containers?.close();
   }
 
-  /** A sampler of the running containers' stats, on the engine this service talks to. */
-  statsSampler(options: StatsSamplerOptions = {}): StatsSampler {
-    return new StatsSampler(this.connect(), options);
+  /** A sampler of the running containers' stats, on the engine this service talks to; by default the projects' containers. */
+  statsSampler(options: Partial<StatsSamplerOptions> = {}): StatsSampler {
+    const projectContainers = async () => (await this.statuses()).flatMap((status) => (status.container ? [status.container] : []));
+    return new StatsSampler(this.connect(), { listContainers: projectContainers, ...options });
   }
 
   /**
@@ -387,6 +424,8 @@ export class RuntimeService {
 
   private async containerProject(name: string): Promise<Project> {
     const project = await this.deps.projects.require(name);
+    // What a dead berth left running in it is ended before anything else is done to it.
+    await this.claims().recover(name);
     if (project.mode !== 'container') {
       throw new BerthError(
         `project ${name} runs in workspace mode: it has no container (berth project set ${name} mode container gives it one)`,
@@ -398,14 +437,10 @@ export class RuntimeService {
   /** Records the new state and the audit event of a lifecycle action. */
   private async after(project: Project, action: string, reason: string, known?: ObservedContainer) {
     const container = known ?? (await this.containerRuntime().status(project));
-    const settings = this.settingsOf(project);
     const now = new Date();
-    const state = lifecycleStateOf(container, {
-      lastActive: now.toISOString(),
-      idleAfterMs: settingMs(settings, 'policies.idleTimeout')!,
-      now: now.getTime(),
-    });
-    await this.deps.projects.record(project.name, { state, lastActive: now.toISOString() });
+    const lastActive = now.toISOString();
+    const state = projectState({ ...project, lastActive }, container, this.deps.settings().load(), now.getTime());
+    await this.deps.projects.record(project.name, { state, lastActive });
     await this.deps.audit.append({ project: project.name, action, reason, ...(container && { container: container.id.slice(0, 12) }) });
     return container;
   }

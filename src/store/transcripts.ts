@@ -17,13 +17,14 @@
  * Turns are numbered per project, across sessions, so that entries from all
  * files read back in one order.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ChatEvent, TranscriptEntry } from '../domain/chat.js';
 import { BerthError } from '../domain/errors.js';
 import { checkProjectName } from '../domain/project.js';
+import { cannotWrite, writing } from './write-error.js';
 
 export interface TranscriptSession {
   /** The agent CLI's session id, or null for a turn that never learnt one. */
@@ -59,7 +60,7 @@ export class TranscriptStore {
    */
   async beginTurn(project: string, sessionId: string | null): Promise<TurnTranscript> {
     const folder = this.folder(project);
-    await mkdir(folder, { recursive: true, mode: 0o700 });
+    await writing(folder, () => mkdir(folder, { recursive: true, mode: 0o700 }));
     const turn = (await lastTurn(folder)) + 1;
     const known = sessionId !== null && isSafeSessionId(sessionId) ? sessionId : null;
     const file = path.join(folder, known === null ? provisionalName() : `${known}${EXTENSION}`);
@@ -85,6 +86,23 @@ export class TranscriptStore {
     return sessions.sort((a, b) => firstTurn(a) - firstTurn(b));
   }
 
+  /**
+   * Ends a turn that its berth process left unfinished (it was killed): an
+   * error saying so, then the turn_end, in the file that holds the turn;
+   * nothing when the turn has ended already or was never written.
+   */
+  async endInterruptedTurn(project: string, turn: number, message: string): Promise<void> {
+    const session = (await this.sessions(project)).find((candidate) => candidate.entries.some((entry) => entry.turn === turn));
+    if (!session || session.entries.some((entry) => entry.turn === turn && entry.type === 'turn_end')) return;
+    const transcript = new TurnTranscript(this.folder(project), session.file, turn, session.sessionId);
+    try {
+      transcript.append({ type: 'error', message });
+      transcript.append({ type: 'turn_end', outcome: 'interrupted', sessionId: session.sessionId });
+    } finally {
+      transcript.close();
+    }
+  }
+
   /** Every entry of a project, in the order the turns ran. */
   async entries(project: string): Promise<TranscriptEntry[]> {
     const entries = (await this.sessions(project)).flatMap((session) => session.entries);
@@ -96,6 +114,8 @@ export class TranscriptStore {
 /** The transcript of one turn, written line by line. */
 export class TurnTranscript {
   private fd: number | undefined;
+  /** Where this turn's lines begin in the file, once it is open. */
+  private turnStart = 0;
 
   constructor(
     private readonly folder: string,
@@ -119,10 +139,35 @@ export class TurnTranscript {
    */
   append(event: ChatEvent, time: Date = new Date()): TranscriptEntry {
     const announced = event.type === 'session' ? event.sessionId : event.type === 'turn_end' ? event.sessionId : null;
-    if (announced !== null) this.adopt(announced);
     const entry = { ...event, time: time.toISOString(), turn: this.turn } as TranscriptEntry;
-    writeWhole(this.open(), Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8'));
+    try {
+      if (announced !== null) this.adopt(announced);
+      appendLine(this.open(), Buffer.from(`${JSON.stringify(entry)}\n`, 'utf8'));
+    } catch (error) {
+      throw cannotWrite(this.currentFile, error);
+    }
     return entry;
+  }
+
+  /**
+   * The turn leaves the conversation it was to continue (the agent no longer
+   * knows it) for a new one: its lines so far move to a provisional file,
+   * named by the new session when it is announced; the old file is left as
+   * it was before the turn.
+   */
+  leaveSession(): void {
+    if (this.currentSessionId === null) return;
+    const provisional = path.join(this.folder, provisionalName());
+    if (this.fd !== undefined) {
+      const lines = Buffer.alloc(fstatSync(this.fd).size - this.turnStart);
+      readSync(this.fd, lines, 0, lines.length, this.turnStart);
+      ftruncateSync(this.fd, this.turnStart);
+      this.close();
+      this.currentFile = provisional;
+      if (lines.length > 0) writeWhole(this.open(), lines);
+    }
+    this.currentFile = provisional;
+    this.currentSessionId = null;
   }
 
   close(): void {
@@ -137,9 +182,10 @@ export class TurnTranscript {
     const fd = openSync(this.currentFile, 'a+', 0o600);
     try {
       endCutLine(fd);
+      this.turnStart = fstatSync(fd).size;
     } catch (error) {
       closeSync(fd);
-      throw error;
+      throw cannotWrite(this.currentFile, error);
     }
     return (this.fd = fd);
   }
@@ -258,6 +304,17 @@ function endCutLine(fd: number): void {
   const last = Buffer.alloc(1);
   readSync(fd, last, 0, 1, size - 1);
   if (last[0] !== 0x0a) writeWhole(fd, Buffer.from('\n'));
+}
+
+/** A whole line, or nothing: one cut short (a full disk) is taken back, so the next does not fuse with it. */
+function appendLine(fd: number, line: Buffer): void {
+  const size = fstatSync(fd).size;
+  try {
+    writeWhole(fd, line);
+  } catch (error) {
+    ftruncateSync(fd, size);
+    throw error;
+  }
 }
 
 function writeWhole(fd: number, bytes: Buffer): void {

@@ -62,6 +62,7 @@ export function App(props: AppProps) {
       buildImage: () => void service.buildImage(),
       send: (name, message) => service.send(name, message),
       cancel: (name) => service.cancel(name),
+      newConversation: (name) => void service.newConversation(name),
       notify: (text) => service.notify(text),
       network: (name) => service.network(name),
       editNetwork: (name, verb, host) => service.editNetwork(name, verb, host),

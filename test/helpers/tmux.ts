@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
 
 /**
  * A real terminal for end-to-end tests: a detached tmux session of a given
@@ -10,7 +11,8 @@ export class TmuxSession {
 
   static async start(options: { columns: number; rows: number; env: Record<string, string>; cwd: string }): Promise<TmuxSession> {
     const name = `berth-test-${randomUUID().slice(0, 8)}`;
-    const env = Object.entries(options.env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
+    // TMPDIR as the test's: the tmux server, and so each session's environment, may come from another run (see helpers/leftovers.ts).
+    const env = Object.entries({ TMPDIR: tmpdir(), ...options.env }).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     await execa('tmux', [
       'new-session', '-d', '-s', name, '-x', String(options.columns), '-y', String(options.rows), '-c', options.cwd,
       ...env, 'bash --norc --noprofile',
@@ -57,11 +59,15 @@ export class TmuxSession {
     throw new Error(`screen never matched within ${timeoutMs} ms; last screen:\n${screen}`);
   }
 
+  /** The pids of the programs the session's shell runs. */
+  async foregroundPids(): Promise<number[]> {
+    const shellPid = (await execa('tmux', ['list-panes', '-t', this.name, '-F', '#{pane_pid}'])).stdout.trim();
+    return (await execa('pgrep', ['-P', shellPid])).stdout.trim().split('\n').map(Number);
+  }
+
   /** Sends a signal to the program running in the foreground of the session's shell. */
   async signalForeground(signal: NodeJS.Signals): Promise<void> {
-    const shellPid = (await execa('tmux', ['list-panes', '-t', this.name, '-F', '#{pane_pid}'])).stdout.trim();
-    const children = (await execa('pgrep', ['-P', shellPid])).stdout.trim().split('\n');
-    for (const pid of children) process.kill(Number(pid), signal);
+    for (const pid of await this.foregroundPids()) process.kill(pid, signal);
   }
 
   async kill(): Promise<void> {

@@ -2,12 +2,14 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, rateLimitError, serverError, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
-import { createDockerClient, describeWithDocker } from '../helpers/engine.js';
+import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
+import { waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
@@ -55,12 +57,12 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
 
   afterEach(async () => {
     await fake.close();
+    // Its network and firewall rules too, also when a test removed the container behind berth's back.
+    await runBerth(['project', 'rm', 'boxed'], { home, env });
   });
 
   afterAll(async () => {
-    const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
-    const ours = containers.filter((info) => homes.some((dir) => info.Labels['berth.workspace']?.startsWith(dir)));
-    await Promise.all(ours.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+    await removeBerthContainers(docker, homes);
   });
 
   const workspace = () => path.join(home, 'workspaces', 'boxed');
@@ -163,29 +165,86 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(entries.some((entry) => entry.type === 'status')).toBe(true);
   });
 
-  it('cancels a slow turn on Ctrl-C, killing the CLI inside the container', async () => {
-    fake.reply(slow(message(text('one '), text('two '), text('three '), text('four')), 3_000));
-    const running = execa('node', [BERTH_BIN, 'chat', 'boxed', 'take your time'], {
-      env: { BERTH_HOME: home, NO_COLOR: '1', ...env },
-      reject: false,
-      stdin: 'ignore',
-    });
-    await fake.waitForRequest((request) => request.isMain, 60_000);
+  const startChat = (...args: string[]) =>
+    execa('node', [BERTH_BIN, 'chat', 'boxed', ...args], { env: { BERTH_HOME: home, NO_COLOR: '1', ...env }, reject: false, stdin: 'ignore' });
+  /** A Bash tool that sleeps, then writes a file: proof, if the file appears, that the tool outlived its turn. */
+  const sleepyTool = (seconds: number, file: string) =>
+    message(toolUse('Bash', { command: `sleep ${seconds} && date > ${file}`, description: 'wait, then write' }));
+  /** Whether a process in the project's container (none yet: no) has `text` in its command line. */
+  const runningInside = async (text: string) => {
+    const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
+    return info !== undefined && (await inside('cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" " "')).includes(text);
+  };
+
+  it('cancels a turn on Ctrl-C, killing the CLI and its Bash tool (in a process group of its own) inside the container', async () => {
+    fake.reply(sleepyTool(3.3, 'late.txt'), message(text('Done.')));
+    const running = startChat('take your time');
+    await waitFor(() => runningInside('sleep 3.3'), 'the Bash tool sleeping in the container', 60_000);
     const interruptedAt = Date.now();
     running.kill('SIGINT');
     const result = await running;
     expect(result.stdout, `exit ${result.exitCode} ${result.signal} ${result.stderr}`).toContain('✗ cancelled');
-    expect(result.exitCode).toBe(1);
+    expect(result.exitCode).toBe(130);
     console.log(`cancel took ${Date.now() - interruptedAt} ms`);
-    const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
-    const ps = await docker.getContainer(info!.Id).exec({ Cmd: ['sh', '-c', 'cat /proc/[0-9]*/cmdline | tr "\\0" " "'], AttachStdout: true });
-    const stream = await ps.start({});
-    const output = await new Promise<string>((resolve) => {
-      let text = '';
-      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      stream.on('end', () => resolve(text));
+    expect(await runningInside('take your time')).toBe(false);
+    expect(await runningInside('sleep 3.3')).toBe(false);
+    await sleep(3_500);
+    expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
+  });
+
+  it('after a kill -9 of berth, the next berth ends what it left in the container and records the turn as interrupted', async () => {
+    fake.reply(sleepyTool(4.4, 'late.txt'));
+    const running = startChat('wait');
+    await waitFor(() => runningInside('sleep 4.4'), 'the Bash tool sleeping in the container', 60_000);
+    running.kill('SIGKILL');
+    await running;
+    expect(await runningInside('sleep 4.4')).toBe(true);
+    const history = await runBerth(['history', 'boxed', '--json'], { home, env });
+    expect(history.exitCode, history.stderr).toBe(0);
+    expect(await runningInside('sleep 4.4')).toBe(false);
+    expect(parseLines(history.stdout).filter((entry) => entry.type === 'turn_end')).toEqual([expect.objectContaining({ outcome: 'interrupted' })]);
+    await sleep(4_500);
+    expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
+  });
+
+  for (const [how, act, said] of [
+    ['stopped', (id: string) => docker.getContainer(id).kill(), 'the container was stopped during the turn'],
+    ['removed', (id: string) => docker.getContainer(id).remove({ force: true }), 'the container was removed during the turn'],
+  ] as const) {
+    it(`says that the container was ${how} during the turn, when it was`, async () => {
+      fake.reply(sleepyTool(20, 'never.txt'));
+      const running = startChat('--json', 'wait');
+      await waitFor(() => runningInside('sleep 20'), 'the Bash tool sleeping in the container', 60_000);
+      const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
+      await act(info!.Id);
+      const result = await running;
+      expect(result.exitCode).toBe(1);
+      const events = parseLines(result.stdout);
+      expect(events.filter((event) => event.type === 'error').map((event) => event.message)).toEqual([said]);
+      expect(events.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'error' });
     });
-    expect(output).not.toContain('take your time');
+  }
+
+  it('five parallel first turns of a new project make one container and one conversation, each turn in its turn', async () => {
+    fake.reply(...[1, 2, 3, 4, 5].map((n) => message(text(`Answer ${n}.`))));
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => startChat('--json', `message ${n}`)));
+    for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+    const sessions = new Set(results.flatMap((result) => parseLines(result.stdout).filter((event) => event.type === 'session').map((event) => event.sessionId)));
+    expect(sessions.size).toBe(1);
+    const last = JSON.stringify(fake.mainRequests().at(-1)!.body?.messages);
+    for (const n of [1, 2, 3, 4, 5]) expect(last).toContain(`message ${n}`);
+    expect(await docker.listContainers({ all: true, filters: { label: [`berth.workspace=${workspace()}`] } })).toHaveLength(1);
+  }, 120_000);
+
+  it('says that the agent ran out of memory when the kernel killed it for that', async () => {
+    expect((await runBerth(['project', 'set', 'boxed', 'container.memory', '512m'], { home })).exitCode).toBe(0);
+    // Many middling processes: the kernel kills the biggest one in the container, the agent CLI.
+    const hog = `for i in $(seq 16); do node -e 'b=Buffer.alloc(6e7,1);setTimeout(()=>{},6e4)' & done; wait`;
+    fake.reply(message(toolUse('Bash', { command: hog, description: 'use memory' })), message(text('Survived.')));
+    const result = await runBerth(['chat', 'boxed', '--json', 'use memory'], { home, env });
+    const errors = parseLines(result.stdout).filter((event) => event.type === 'error').map((event) => event.message);
+    expect(errors, result.stdout).toEqual(['the agent ran out of memory in the container and was killed (its limit, container.memory, is 512m)']);
+    expect(await runningInside('Buffer.alloc')).toBe(false);
   });
 
   /** What a command run as the agent prints inside the project's container. */

@@ -341,7 +341,10 @@ describe('chat in workspace mode', () => {
     expect(session?.skippedLines).toBe(0);
     const restarted = startBerth();
     expect((await restarted.projects.require(PROJECT)).sessionId).toBe(session?.sessionId);
-    expect((await restarted.chat.history(PROJECT)).map((entry) => entry.type)).toEqual(session?.entries.map((entry) => entry.type));
+    // The restarted berth finds the turn its predecessor left unfinished, and records it as interrupted.
+    const history = await restarted.chat.history(PROJECT);
+    expect(history.map((entry) => entry.type)).toEqual([...session!.entries.map((entry) => entry.type), 'error', 'turn_end']);
+    expect(history.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'interrupted', sessionId: session?.sessionId });
   });
 });
 

@@ -36,6 +36,8 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/claude-streams/', import.met
 interface Turn {
   events: ChatEvent[];
   sessionId: string | null;
+  /** The CLI did not know the session the turn asked to continue. */
+  unknownSession: boolean;
   exitCode: number | null;
   stdout: string;
   /** For a failure message: how the stdout was cut, so a run can be replayed. */
@@ -144,7 +146,7 @@ async function runTurn(turnRequest: AgentTurnRequest, options: TurnOptions = {})
   stdout += rest;
   events.push(...parser.push(rest), ...parser.end({ exitCode, stderr, cancelled, timedOut }));
   if (RECORD && options.record !== undefined) await writeFile(join(FIXTURES, `${options.record}.jsonl`), stdout);
-  return { events, sessionId: parser.sessionId(), exitCode, stdout, seed };
+  return { events, sessionId: parser.sessionId(), unknownSession: parser.unknownSession(), exitCode, stdout, seed };
 }
 
 function eventsOf<T extends ChatEvent['type']>(turn: Turn, type: T): Array<Extract<ChatEvent, { type: T }>> {
@@ -272,13 +274,14 @@ describe('Claude Code adapter against the real CLI and the fake API', () => {
     expect(promptSentToApi(1)).toBe('Second question');
   });
 
-  it('reports a session the CLI does not know as a failed result, announcing no session', async () => {
+  it('reports a session the CLI does not know as unknownSession (no event: the turn starts a new conversation), announcing no session', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
 
     const turn = await runTurn(request({ message: 'Anyone there?', sessionId: unknown }), { record: 'missing-session-turn' });
 
-    expect(typesOf(turn)).toEqual(['result']);
-    expect(eventsOf(turn, 'result')[0]).toMatchObject({ ok: false, error: `No conversation found with session ID: ${unknown}` });
+    expect(typesOf(turn)).toEqual([]);
+    expect(turn.unknownSession).toBe(true);
+    expect(turn.stdout).toContain(`No conversation found with session ID: ${unknown}`);
     expect(turn.sessionId).toBeNull();
     expect(fake.mainRequests()).toHaveLength(0);
   });

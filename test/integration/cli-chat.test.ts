@@ -1,48 +1,27 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareClaudeEnv, type ClaudeEnv } from '../fixtures/claude-env.js';
-import { message, serverError, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { message, serverError, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { runBerth } from '../helpers/berth-cli.js';
-import { useTempDirs } from '../helpers/temp.js';
-
-const CLI_BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin', import.meta.url));
-
-interface Entry {
-  type: string;
-  turn: number;
-  [field: string]: unknown;
-}
+import { useWorkspaceChat, type Entry } from '../helpers/workspace-chat.js';
+import { ACTED_ON } from '../helpers/terminal-text.js';
 
 describe('berth chat, history and diff (the real claude CLI, workspace mode)', () => {
-  const tempDir = useTempDirs();
+  const session = useWorkspaceChat();
   let fake: FakeAnthropic;
-  let cli: ClaudeEnv;
   let home: string;
   let env: Record<string, string>;
 
-  beforeEach(async () => {
-    fake = await startFakeAnthropic();
-    home = await tempDir();
-    cli = await prepareClaudeEnv({ baseUrl: fake.url });
-    // As a user's shell would have it: the CLI on PATH, the key and the gateway in the environment.
-    env = { ...cli.env, PATH: `${CLI_BIN_DIR}:${cli.env.PATH}` };
-    expect((await runBerth(['project', 'add', 'web'], { home })).exitCode).toBe(0);
-  });
-
-  afterEach(async () => {
-    await fake.close();
-    await cli.cleanup();
-  });
+  beforeEach(() => ({ fake, home, env } = session));
 
   const workspace = () => path.join(home, 'workspaces', 'web');
 
   it('streams a turn readably: the tool call, the changed file, the cost; then diff and history show it', async () => {
     const file = path.join(workspace(), 'hello.txt');
     fake.reply(message(text('Writing it.'), toolUse('Write', { file_path: file, content: 'hello from the agent\n' })), message(text('Done.')));
-    const result = await runBerth(['chat', 'web', 'write hello.txt'], { home, env });
+    // Wide enough for the tool call's line, whatever the length of the temporary folder's path.
+    const result = await runBerth(['chat', 'web', 'write hello.txt'], { home, env: { ...env, COLUMNS: '400' } });
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain('> write hello.txt\n');
     expect(result.stdout).toContain('Writing it.\n');
@@ -55,6 +34,12 @@ describe('berth chat, history and diff (the real claude CLI, workspace mode)', (
 
     const diff = await runBerth(['diff', 'web'], { home, env });
     expect(diff.stdout).toContain('+hello from the agent');
+
+    // A file's contents are shown by diff, never run by the terminal: a title change, a clipboard write, a C1 CSI.
+    await writeFile(path.join(workspace(), 'hostile.txt'), 'a\u001b]0;pwned\u0007b\u001b]52;c;aGk=\u0007c\u009b2J\n');
+    const hostile = await runBerth(['diff', 'web'], { home, env });
+    expect(hostile.stdout).toContain('+a^[]0;pwned^Gb^[]52;c;aGk=^Gc\\u009b2J');
+    expect(hostile.stdout).not.toMatch(ACTED_ON);
 
     const history = await runBerth(['history', 'web'], { home, env });
     expect(history.stdout).toContain('> write hello.txt');

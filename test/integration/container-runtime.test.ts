@@ -60,14 +60,19 @@ describeWithDocker('container runtime on Docker', () => {
   // As root, a workspace berth created belongs to root: the agent (uid 1000) could not write it.
   it.skipIf(process.getuid?.() !== 0)('hands a workspace berth created to the agent, and leaves a folder the user brought', async () => {
     const runtime = fixture.newRuntime();
-    const created = await fixture.newProject('owned');
-    await chown(created.path, 0, 0);
-    await mkdir(path.join(created.path, 'src'));
+    // Where berth creates workspaces: only a folder there is one berth created.
+    const named = await fixture.newProject('owned');
+    const created = { ...named, path: path.join(fixture.home, 'workspaces', named.name) };
+    await mkdir(path.join(created.path, 'src'), { recursive: true });
     await writeFile(path.join(created.path, 'src', 'main.txt'), 'v1\n');
     const owned = { ...created, ownsWorkspace: true };
-    const wrote = await fixture.run(runtime, owned, 'echo v2 > src/main.txt && echo new > new.txt');
-    expect(wrote).toMatchObject({ exitCode: 0, stderr: '' });
-    expect((await stat(path.join(created.path, 'src', 'main.txt'))).uid).toBe(1000);
+    try {
+      const wrote = await fixture.run(runtime, owned, 'echo v2 > src/main.txt && echo new > new.txt');
+      expect(wrote).toMatchObject({ exitCode: 0, stderr: '' });
+      expect((await stat(path.join(created.path, 'src', 'main.txt'))).uid).toBe(1000);
+    } finally {
+      await runtime.remove(owned);
+    }
 
     const brought = await fixture.newProject('brought');
     await chown(brought.path, 0, 0);
@@ -123,14 +128,16 @@ describeWithDocker('container runtime on Docker', () => {
     }
   });
 
-  it('turns a failed build step into a one-line BerthError', async () => {
+  it('turns a failed build step into a one-line BerthError, and leaves no container of that step', async () => {
     const engine = new DockerEngine({ docker });
     const context = await mkdtemp(path.join(tmpdir(), 'berth-test-build-'));
     try {
-      await writeFile(path.join(context, 'Dockerfile'), 'FROM debian:bookworm-slim\nRUN echo failing-step >&2; exit 3\n');
+      await writeFile(path.join(context, 'Dockerfile'), `FROM debian:bookworm-slim\nRUN echo failing-step-${fixture.runId} >&2; exit 3\n`);
       const error = await engine.buildImage(context, `berth-test-build-fails:${fixture.runId}`, {}).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(BerthError);
       expect((error as Error).message).toMatch(/^building berth-test-build-fails:\S+ failed: .*returned a non-zero code: 3$/);
+      const steps = (await docker.listContainers({ all: true })).filter((info) => info.Command.includes(`failing-step-${fixture.runId}`));
+      expect(steps.map((info) => info.Names[0])).toEqual([]);
     } finally {
       await rm(context, { recursive: true, force: true });
     }

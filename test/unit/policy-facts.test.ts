@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { ObservedContainer } from '../../src/domain/container.js';
 import type { Project } from '../../src/domain/project.js';
+import type { WorkClaim } from '../../src/domain/work.js';
+import { currentProcess } from '../../src/runtime/process/process-identity.js';
 import { defaultSettings } from '../../src/domain/settings.js';
 import { diskUseOf, policySnapshot } from '../../src/services/policy-facts.js';
 import type { StatsSnapshot } from '../../src/services/stats-sampler.js';
@@ -35,6 +37,10 @@ const container = (id: string, name: string): ObservedContainer => ({
 });
 
 /** A pid that was alive a moment ago and is not now. */
+function claim(owner: WorkClaim['owner']): WorkClaim {
+  return { kind: 'turn', marker: '0123456789abcdef', owner, since: '2026-11-24T11:59:00.000Z', mode: 'workspace' };
+}
+
 function deadPid(): number {
   return spawnSync('true').pid!;
 }
@@ -44,8 +50,9 @@ describe('policy facts', () => {
     const snapshot = policySnapshot({
       projects: [
         project('here'),
-        project('live', { busy: { pid: process.pid, since: '2026-11-24T11:59:00.000Z' } }),
-        project('stale', { busy: { pid: deadPid(), since: '2026-11-24T11:59:00.000Z' } }),
+        project('live', { work: [claim(currentProcess())] }),
+        project('stale', { work: [claim({ pid: deadPid(), start: '' })] }),
+        project('reused', { work: [claim({ pid: process.pid, start: 'another boot:1' })] }),
         project('free'),
       ],
       containers: new Map(),
@@ -54,7 +61,7 @@ describe('policy facts', () => {
       busyHere: new Set(['here']),
       lastImagePrune: null,
     });
-    expect(snapshot.projects.map((facts) => [facts.name, facts.busy])).toEqual([['here', true], ['live', true], ['stale', false], ['free', false]]);
+    expect(snapshot.projects.map((facts) => [facts.name, facts.busy])).toEqual([['here', true], ['live', true], ['stale', false], ['reused', false], ['free', false]]);
   });
 
   it("takes a project's own idle timeout, and memory ratios only from its current container's samples", () => {

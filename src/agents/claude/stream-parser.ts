@@ -32,6 +32,7 @@ export class ClaudeStreamParser implements AgentStreamParser {
   private skippingLongLine = false;
   private announcedSession: string | null = null;
   private sawResult = false;
+  private sessionNotFound = false;
   private ended = false;
 
   constructor(options: { maxLineLength?: number } = {}) {
@@ -77,6 +78,10 @@ export class ClaudeStreamParser implements AgentStreamParser {
     return this.announcedSession;
   }
 
+  unknownSession(): boolean {
+    return this.sessionNotFound;
+  }
+
   private readLine(raw: string): ChatEvent[] {
     // CRLF and blank lines: JSON ignores the whitespace around a value anyway.
     const line = raw.trim();
@@ -97,6 +102,11 @@ export class ClaudeStreamParser implements AgentStreamParser {
         return readToolResults(parsed);
       case 'result':
         this.sawResult = true;
+        // Not a failure of the turn: the caller starts a new conversation instead (see unknownSession).
+        if (isUnknownSession(parsed)) {
+          this.sessionNotFound = true;
+          return [];
+        }
         return [readResult(parsed)];
       default:
         return [];
@@ -139,6 +149,12 @@ function readToolResults(line: Json): ChatEvent[] {
       ok: block.is_error !== true,
       content: truncate(flatten(block.content), TOOL_RESULT_LIMIT),
     }));
+}
+
+/** `--resume` of a session this CLI (its ~/.claude) does not have: it ends at once, having done nothing. */
+function isUnknownSession(line: Json): boolean {
+  const errors = Array.isArray(line.errors) ? line.errors : [];
+  return count(line.num_turns) === 0 && errors.some((error) => typeof error === 'string' && error.startsWith('No conversation found with session ID'));
 }
 
 function readResult(line: Json): ChatEvent {
@@ -206,7 +222,7 @@ const EXIT_CODE_MEANINGS: Record<number, string> = {
   126: 'cannot be executed',
   127: 'command not found: is Claude Code installed where the agent runs?',
   130: 'interrupted',
-  137: 'killed, perhaps out of memory',
+  137: 'killed with SIGKILL: out of memory, or from outside',
   143: 'terminated',
 };
 

@@ -1,4 +1,4 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,24 +22,29 @@ import { LABELS, PROJECT_SUBNET_PREFIX } from '../../domain/container.js';
 import { imageMissing } from '../../domain/container-spec.js';
 import { firstHostOf, formatCidr, nextFreeSubnet, parseCidr, type Subnet } from '../../domain/ipv4.js';
 import { hostInterfaces } from '../host-interfaces.js';
+import { newRunMarker, RUN_MARKER } from '../process/run-processes.js';
 import { createOptionsOf } from './create-options.js';
 import { watchDockerEvents } from './docker-events.js';
 import { readRawStats } from './docker-stats.js';
 import { observedFromInspect } from './observed.js';
 
 /**
- * Runs the user's argv as "$@" (never through shell interpolation) after
- * recording the shell's pid, which is also its process group: engines start
- * every exec as a session leader. Docker has no API to kill an exec, so a
- * cancel runs KILL_SCRIPT in a second exec, which kills that whole group.
+ * Runs the user's argv as "$@" (never through shell interpolation), with the
+ * run's marker in its environment, which everything it starts inherits.
+ * Docker has no API to kill an exec, so a stop runs KILL_SCRIPT in a second
+ * exec: it kills every process in the container that carries the marker,
+ * whatever process group or session it moved to.
  */
-const EXEC_WRAPPER = 'f=$1; shift; echo $$ 2>/dev/null > "$f"; "$@"; s=$?; rm -f "$f"; exit $s';
-// Waits up to 5 s for the pid file, in case the cancel came before the wrapper started;
-// kills the wrapper alone should an engine not have made it a group leader.
+const EXEC_WRAPPER = 'exec "$@"';
+// All of them stopped first, then killed: a shell whose child died first would run its next command.
+// Until none is found: a process may fork while it is being killed. grep -z reads /proc/<pid>/environ whole.
 const KILL_SCRIPT =
-  'i=0; while [ ! -s "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; ' +
-  '[ -s "$1" ] || exit 0; p=$(cat "$1"); kill -s KILL -- "-$p" 2>/dev/null || kill -s KILL "$p"; rm -f "$1"';
-/** After the kill, how long the output may take to end before berth stops reading it. */
+  'm="$1=$2"; for round in 1 2 3 4 5; do pids=; ' +
+  'for e in /proc/[0-9]*/environ; do p=${e#/proc/}; p=${p%/environ}; ' +
+  'grep -qxzF -- "$m" "$e" 2>/dev/null && pids="$pids $p"; done; ' +
+  '[ -n "$pids" ] || exit 0; kill -s STOP $pids 2>/dev/null; kill -s KILL $pids 2>/dev/null; sleep 0.1; done';
+/** After a stop, how often the kill is repeated (a cancel may come before the command started) and for how long, before berth stops reading. */
+const KILL_REPEAT_MS = 500;
 const KILL_GRACE_MS = 10_000;
 const CONNECTION_ERRORS = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 
@@ -198,11 +203,11 @@ export class DockerEngine implements ContainerEngine {
     });
     if (request.signal?.aborted) return outcome(null, 'cancel');
 
-    const pidFile = `/tmp/berth-exec-${randomUUID()}.pgid`;
+    const marker = request.runMarker ?? newRunMarker();
     const { exec, stream } = await this.call(async () => {
       const created = await this.docker.getContainer(id).exec({
-        Cmd: ['sh', '-c', EXEC_WRAPPER, 'berth-exec', pidFile, ...request.argv],
-        Env: Object.entries(request.env ?? {}).map(([key, value]) => `${key}=${value}`),
+        Cmd: ['sh', '-c', EXEC_WRAPPER, 'berth-exec', ...request.argv],
+        Env: Object.entries({ ...request.env, [RUN_MARKER]: marker }).map(([key, value]) => `${key}=${value}`),
         User: request.user,
         WorkingDir: request.workdir,
         AttachStdout: true,
@@ -219,14 +224,10 @@ export class DockerEngine implements ContainerEngine {
     const streamEnded = endOf(stream);
 
     let stop: 'timeout' | 'cancel' | undefined;
-    const grace = new AbortController();
     const stopWith = (reason: 'timeout' | 'cancel') => {
       if (stop) return;
       stop = reason;
-      // Killed, the output ends by itself; should it not (engine trouble), stop reading it after a grace period.
-      void this.killExec(id, pidFile, request.user)
-        .then(() => sleep(KILL_GRACE_MS, undefined, { signal: grace.signal }))
-        .then(() => stream.destroy(), () => undefined);
+      void this.killUntilEnded(id, marker, request.user, streamEnded).then((ended) => ended || stream.destroy());
     };
     const timer = setTimeout(() => stopWith('timeout'), request.timeoutMs);
     const onAbort = () => stopWith('cancel');
@@ -237,18 +238,44 @@ export class DockerEngine implements ContainerEngine {
       await Promise.all([endWriter(stdout), endWriter(stderr)]);
     } finally {
       clearTimeout(timer);
-      grace.abort();
       request.signal?.removeEventListener('abort', onAbort);
     }
     if (stop) return outcome(null, stop);
-    return outcome(await this.call(() => exitCodeOf(exec)));
+    // The container stopped or went away under the command: it did not exit by itself.
+    const exitCode = await this.call(() => exitCodeOf(exec)).catch(async (error: unknown) => {
+      if ((await this.inspect(id).catch(() => undefined))?.status !== 'running') return null;
+      throw error;
+    });
+    // What the command started in the background goes with it, as on the host.
+    await this.endRun(id, marker, request.user);
+    return outcome(exitCode);
   }
 
-  /** Kills the process group recorded in `pidFile`; the exec's output then ends by itself. */
-  private async killExec(id: string, pidFile: string, user: string): Promise<void> {
+  async oomKillsSince(id: string, since: Date): Promise<number> {
+    const until = Math.ceil(Date.now() / 1000);
+    const options = { since: Math.floor(since.getTime() / 1000), until, filters: { container: [id], event: ['oom'] } } as Parameters<Dockerode['getEvents']>[0];
+    // With `until`, the engine sends the events of the span and ends the stream.
+    const stream = await this.call(() => this.docker.getEvents(options));
+    let text = '';
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) text += chunk.toString();
+    return text.split('\n').filter((line) => line.includes('"oom"')).length;
+  }
+
+  /** Kills the run, again every KILL_REPEAT_MS until its output ends; false when it did not end within KILL_GRACE_MS. */
+  private async killUntilEnded(id: string, marker: string, user: string, ended: Promise<void>): Promise<boolean> {
+    const done = ended.then(() => true, () => true);
+    const deadline = Date.now() + KILL_GRACE_MS;
+    while (Date.now() < deadline) {
+      await this.endRun(id, marker, user);
+      if (await Promise.race([done, sleep(KILL_REPEAT_MS).then(() => false)])) return true;
+    }
+    return false;
+  }
+
+  async endRun(id: string, marker: string, user: string): Promise<void> {
     try {
       const killer = await this.docker.getContainer(id).exec({
-        Cmd: ['sh', '-c', KILL_SCRIPT, 'berth-kill', pidFile],
+        Cmd: ['sh', '-c', KILL_SCRIPT, 'berth-kill', RUN_MARKER, marker],
         User: user,
         AttachStdout: true,
         AttachStderr: true,
@@ -257,7 +284,7 @@ export class DockerEngine implements ContainerEngine {
       stream.resume();
       await endOf(stream);
     } catch {
-      // The container is gone or stopped: so is the process.
+      // The container is gone or stopped: so is the run.
     }
   }
 
@@ -313,7 +340,8 @@ export class DockerEngine implements ContainerEngine {
     const progress = await this.call(() =>
       this.docker.buildImage(
         { context: contextDir, src },
-        { t: tag, rm: true, buildargs: options.buildArgs ?? {}, networkmode: options.networkMode },
+        // forcerm: a failed step's container goes too, not only those of the steps that worked.
+        { t: tag, rm: true, forcerm: true, buildargs: options.buildArgs ?? {}, networkmode: options.networkMode },
       ),
     );
     let failure: string | undefined;

@@ -32,6 +32,7 @@ export function observedFromInspect(info: Dockerode.ContainerInspectInfo): Obser
     },
     ...(labels[LABELS.pool] && { pool: labels[LABELS.pool] }),
     networks: Object.keys(info.NetworkSettings?.Networks ?? {}),
+    ...(info.State.OOMKilled && { oomKilled: true }),
     ...(health?.Log && health.Log.length > 0 && { healthLog: health.Log.slice(-HEALTH_LOG_KEPT).map(healthCheckOf) }),
   };
 }

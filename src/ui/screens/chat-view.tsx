@@ -7,7 +7,7 @@ import { commandFor } from '../keymap.js';
 import type { ScreenProps } from './screen-props.js';
 import { useState } from 'react';
 
-const HINTS_IDLE = [['cancel', 'back'], ['switchPane', 'dashboard'], ['pageUp', 'scroll'], ['interrupt', 'quit']] as const;
+const HINTS_IDLE = [['cancel', 'back'], ['switchPane', 'dashboard'], ['newConversation', 'new conversation'], ['pageUp', 'scroll'], ['interrupt', 'quit']] as const;
 const HINTS_RUNNING = [['cancel', 'cancel the turn'], ['switchPane', 'dashboard (the turn goes on)'], ['pageUp', 'scroll']] as const;
 
 /** A project's conversation: its transcript, the live turn, and the input line. */
@@ -27,6 +27,10 @@ export function ChatView(props: ScreenProps & { project: string }) {
         return;
       case 'switchPane':
         return actions.backToDashboard();
+      case 'newConversation':
+        if (running) actions.notify('a turn is running: a new conversation starts once it has ended (Esc cancels it)');
+        else actions.newConversation(project);
+        return;
       case 'pageUp':
         return setScrollOffset((offset) => offset + Math.max(1, chatHeight - 4));
       case 'pageDown':

@@ -17,6 +17,8 @@ export interface ScreenActions {
   buildImage(): void;
   send(name: string, message: string): void;
   cancel(name: string): boolean;
+  /** The project's next message starts a new conversation; the old transcript stays. */
+  newConversation(name: string): void;
   notify(text: string): void;
   /** The project's allowlist and refused hosts, for the network overlay. */
   network(name: string): Promise<NetworkView>;
