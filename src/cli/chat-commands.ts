@@ -42,10 +42,13 @@ export const chat: CommandHandler = async (input) => {
   const turns = async (): Promise<boolean> => {
     if (message !== undefined) return turn(message);
     let allSucceeded = true;
-    for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+    const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+    // A signal between two turns ends the reading too: no later line starts a turn.
+    stop.signal.addEventListener('abort', () => lines.close(), { once: true });
+    for await (const line of lines) {
+      if (stop.received()) break;
       if (line.trim() === '') continue;
       allSucceeded = (await turn(line)) && allSucceeded;
-      if (stop.received()) break;
     }
     return allSucceeded;
   };

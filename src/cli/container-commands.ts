@@ -1,5 +1,6 @@
 import type { ObservedContainer } from '../domain/container.js';
 import { visibleText } from '../domain/visible-text.js';
+import { describeAbandoned } from '../domain/work.js';
 import { createContext } from '../services/context.js';
 import type { ProjectStatus, StatsSample } from '../services/runtime-service.js';
 import type { CommandHandler, CommandInput } from './command-table.js';
@@ -84,6 +85,10 @@ export const logs: CommandHandler = async (input) => {
 
 export const ps: CommandHandler = async (input) => {
   const runtime = await runtimeOf(input);
+  // What a berth killed mid-turn left running is ended here too: ps looks at every project.
+  for (const { project, claim, reason } of await runtime.claims().recoverAll()) {
+    process.stderr.write(`berth: ${project}: ${describeAbandoned(claim)}, left processes that could not be ended (${reason})\n`);
+  }
   const statuses = await runtime.statuses();
   const usage = await runtime.sampleUsage(statuses.flatMap((status) => (status.container ? [status.container] : [])));
   const rows = statuses.map((status) => psRow(status, usage.get(status.container?.id ?? '')));

@@ -37,6 +37,8 @@ export const removeProject: CommandHandler = async ({ args, options, global }) =
   const existing = await context.projects.require(name);
   // Its container (and network) would otherwise live on with no project to answer for it.
   if (existing.mode === 'container') await removeContainerOf(context, name, containerName(existing), global);
+  // What a berth killed mid-turn left running on the host goes before the project does (in a container, with it).
+  else if (existing.work?.length) await (await context.runtime(global)).claims().recover(name);
   const { project, purgedWorkspace } = await context.projects.remove(name, { purge: options.purge === true });
   printLine(`removed project ${project.name}`);
   if (purgedWorkspace) printLine(`deleted its workspace ${purgedWorkspace}`);

@@ -13,8 +13,8 @@ export type StopSignal = keyof typeof EXIT_CODES;
 const STOP_SIGNALS = Object.keys(EXIT_CODES) as StopSignal[];
 /**
  * conf's when-exit re-raises every signal it sees (process.kill of itself),
- * so one signal arrives twice: the same signal again this soon is its echo,
- * not a second one.
+ * so one signal arrives twice; and some senders send two at once (systemd's
+ * SIGTERM and SIGHUP): a signal this soon after the first is not a second one.
  */
 const ECHO_MS = 1_000;
 
@@ -37,7 +37,8 @@ export function stopOnSignals(): SignalStop {
     if (received === undefined) {
       received = { signal, at: Date.now() };
       controller.abort();
-    } else if (signal !== received.signal || Date.now() - received.at > ECHO_MS) {
+    } else if (Date.now() - received.at > ECHO_MS) {
+      // A second signal, of any kind, once the first's echo has passed (systemd sends SIGTERM and SIGHUP together).
       process.exit(EXIT_CODES[received.signal]);
     }
   };

@@ -13,3 +13,9 @@ export class UsageError extends BerthError {
   override name = 'UsageError';
   override readonly exitCode: number = 2;
 }
+
+/** Any error as the one line a user reads: its message's first line. */
+export function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0] ?? text;
+}

@@ -174,10 +174,15 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     }
   }
 
-  /** Kills what a run (marked with `marker`) left running in the project's container; nothing to do when it does not run. */
+  /**
+   * Kills what a run (marked with `marker`) left running in the project's
+   * container: nothing to do when it has none or it does not run; throws
+   * when it cannot be done (a paused container, an engine in trouble).
+   */
   async endRun(project: P, marker: string): Promise<void> {
     const container = await this.status(project);
-    if (container?.status === 'running') await this.engine.endRun(container.id, marker, AGENT_USER);
+    if (container?.status === 'paused') throw new BerthError(`container ${container.name} is paused: docker unpause ${container.name} lets berth end what runs in it`);
+    if (container?.status === 'running' || container?.status === 'restarting') await this.engine.endRun(container.id, marker, AGENT_USER);
   }
 
   /** How far the project's container is kept in; undefined when it has none. */

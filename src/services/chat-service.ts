@@ -17,7 +17,7 @@ import { SpendLedger } from '../store/spend-ledger.js';
 import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
-import { BerthError } from '../domain/errors.js';
+import { BerthError, messageOf } from '../domain/errors.js';
 import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
 import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
@@ -27,10 +27,10 @@ import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
 import { TranscriptStore, type TranscriptSession, type TurnTranscript } from '../store/transcripts.js';
-import type { WorkClaim } from '../domain/work.js';
+import { isWorkClaim, runningTurn, type WorkClaim } from '../domain/work.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
-import type { HeldClaim } from './work-claims.js';
+import { isAlive, type HeldClaim } from './work-claims.js';
 
 export interface ChatServiceDeps {
   projects: ProjectService;
@@ -165,8 +165,12 @@ export class ChatService {
 
   /** Forgets the project's session: its next turn starts a new conversation. Transcripts are kept. */
   async reset(projectName: string): Promise<void> {
-    await this.deps.projects.require(projectName);
-    if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName}: cancel it before starting a new conversation`);
+    const project = await this.deps.projects.require(projectName);
+    // Another berth's turn would write its conversation back when it ends, undoing this.
+    const elsewhere = runningTurn(project.work?.filter(isWorkClaim));
+    if (this.running(projectName) || (elsewhere && isAlive(elsewhere))) {
+      throw new BerthError(`a turn is running in ${projectName}: cancel it, or wait for it, before starting a new conversation`);
+    }
     await this.forgetSession(projectName, 'new conversation');
   }
 
@@ -204,9 +208,9 @@ export class ChatService {
   }
 
   private async start(projectName: string, message: string, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
-    const { mode } = await this.deps.projects.require(projectName);
+    await this.deps.projects.require(projectName);
     // One turn of a project at a time, in every berth process: the conversation must not fork.
-    const claim = await this.deps.runtime.claims().take(projectName, 'turn', mode, {
+    const claim = await this.deps.runtime.claims().take(projectName, 'turn', {
       ...(options.wait !== undefined && { wait: options.wait }),
       ...(options.onWait && { onWait: options.onWait }),
       signal,
@@ -287,8 +291,7 @@ export class ChatService {
 
   /** Starts a stopped (or never created) container, saying so: it can take a while. */
   private async startContainer(turn: Turn): Promise<void> {
-    const statuses = await this.deps.runtime.statuses();
-    const container = statuses.find((status) => status.project.name === turn.project.name)?.container;
+    const container = await this.deps.runtime.container(turn.project.name);
     if (container?.status === 'running') return;
     turn.emit({ type: 'status', text: 'starting the container…' });
     await this.deps.runtime.up(turn.project.name, (step) => turn.emit({ type: 'status', text: step }));
@@ -366,15 +369,19 @@ export class ChatService {
     const killed = exec.exitCode === null || exec.exitCode === 137 || exec.exitCode === 143;
     if (turn.project.mode !== 'container' || exec.cancelled || exec.timedOut || !killed) return undefined;
     const { runtime } = this.deps;
-    const look = () => runtime.container(turn.project.name).catch(() => undefined);
+    // null: the engine did not answer, and so does not know.
+    const look = () => runtime.container(turn.project.name).catch(() => null);
     let container = await look();
-    const limit = container && `its limit, container.memory, is ${formatSize(container.limits.memoryBytes)}`;
+    if (container === null) return undefined;
+    const limit = container?.limits.memoryBytes ? `its limit, container.memory, is ${formatSize(container.limits.memoryBytes)}` : 'it has no limit';
     if (container?.status === 'running' && (await runtime.oomKillsSince(turn.project.name, turn.startedAt).catch(() => 0)) > 0) {
       return `the agent ran out of memory in the container and was killed (${limit})`;
     }
     for (let looks = 0; container && looks < CONTAINER_LOOKS; looks += 1) {
       await sleep(CONTAINER_LOOK_MS);
-      container = await look();
+      const seen = await look();
+      if (seen === null) return undefined;
+      container = seen;
     }
     if (!container) return 'the container was removed during the turn';
     if (container.status === 'running') return undefined;
@@ -446,7 +453,7 @@ export class ChatService {
   private async agentCredentials(project: Project, settings: Settings): Promise<{ credentials: AgentCredentials; viaProxy: boolean }> {
     const credentials = await this.credentials(settings);
     if (project.mode !== 'container' || credentials.apiKey === undefined) return { credentials, viaProxy: false };
-    const container = (await this.deps.runtime.statuses()).find((status) => status.project.name === project.name)?.container;
+    const container = await this.deps.runtime.container(project.name);
     const endpoint = await this.credentialProxy().endpoint(project.name, container?.id);
     return { credentials: { apiKey: endpoint.token, baseUrl: endpoint.url }, viaProxy: true };
   }
@@ -636,10 +643,6 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-function messageOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
 
 /** A rules setting as the adapter's request field; nothing when the setting is empty. */
 function toolRules(field: 'allowedTools' | 'disallowedTools', value: SettingValue): Partial<AgentTurnRequest> {

@@ -6,9 +6,10 @@
  * so the screen redraws a few times a second at most and not at all when
  * nothing changed. Actions never throw: what fails goes to the status line.
  */
+import { messageOf } from '../domain/errors.js';
 import { spawn } from 'node:child_process';
 import type { TranscriptEntry } from '../domain/chat.js';
-import { describeClaim, type WorkClaim } from '../domain/work.js';
+import { describeAbandoned, describeClaim, type WorkClaim } from '../domain/work.js';
 import { projectState } from '../domain/lifecycle.js';
 import type { IsolationMode, Project } from '../domain/project.js';
 import type { Settings } from '../domain/settings.js';
@@ -128,7 +129,14 @@ export class ControlCenterService {
     this.publishNow();
     this.runtime = await this.context.runtime({ engine: this.engineFlag });
     // What a berth killed with SIGKILL left running is ended, its turns recorded as interrupted.
-    void this.runtime.claims().recoverAll().then(() => this.reloadProjects(), (error: unknown) => this.notify(messageOf(error), 'error'));
+    void this.runtime
+      .claims()
+      .recoverAll()
+      .then((unrecovered) => {
+        for (const { project, claim, reason } of unrecovered) this.notify(`${project}: ${describeAbandoned(claim)}, left processes that could not be ended (${reason})`, 'error');
+        return this.reloadProjects();
+      })
+      .catch((error: unknown) => this.notify(messageOf(error), 'error'));
     this.chat = await this.context.chat({ engine: this.engineFlag });
     this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
     this.unsubscribers.push(this.host.subscribe((stats) => {
@@ -598,10 +606,6 @@ export class ControlCenterService {
   }
 }
 
-function messageOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
-}
 
 /** One allowlist entry as the overlay lists it. */
 export interface AllowlistRow {

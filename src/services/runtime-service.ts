@@ -194,7 +194,7 @@ export class RuntimeService {
     this.activeWork.set(name, (this.activeWork.get(name) ?? 0) + 1);
     let held = claim;
     try {
-      held ??= await this.claims().take(name, kind, (await this.deps.projects.require(name)).mode);
+      held ??= await this.claims().take(name, kind);
       return await work(held);
     } finally {
       const left = (this.activeWork.get(name) ?? 1) - 1;
@@ -262,7 +262,8 @@ export class RuntimeService {
 
   /** The project's container as the engine sees it now; undefined when it has none. */
   async container(name: string): Promise<ObservedContainer | undefined> {
-    return this.containerRuntime().status(await this.containerProject(name));
+    const project = await this.deps.projects.require(name);
+    return project.mode === 'container' ? this.containerRuntime().status(project) : undefined;
   }
 
   /** How many of the container's processes the kernel killed for want of memory since `since` (0 with no container). */
@@ -280,7 +281,6 @@ export class RuntimeService {
 
   /** Every project with its container as the engine reports it now. */
   async statuses(): Promise<ProjectStatus[]> {
-    await this.claims().recoverAll();
     const projects = await this.deps.projects.list();
     const needsEngine = projects.some((project) => project.mode === 'container');
     const containers = needsEngine ? await this.connect().listManaged() : [];

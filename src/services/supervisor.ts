@@ -5,6 +5,7 @@
  * does it through the runtime service, which writes each action with its
  * reason to the audit log. A project that became busy since the plan is left alone.
  */
+import { messageOf } from '../domain/errors.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -281,9 +282,4 @@ export class Supervisor {
       }
     }
   }
-}
-
-function messageOf(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0] ?? text;
 }

@@ -24,7 +24,7 @@ import path from 'node:path';
 import type { ChatEvent, TranscriptEntry } from '../domain/chat.js';
 import { BerthError } from '../domain/errors.js';
 import { checkProjectName } from '../domain/project.js';
-import { cannotWrite, writing } from './write-error.js';
+import { cannotWrite, writing, writingSync } from './write-error.js';
 
 export interface TranscriptSession {
   /** The agent CLI's session id, or null for a turn that never learnt one. */
@@ -89,15 +89,16 @@ export class TranscriptStore {
   /**
    * Ends a turn that its berth process left unfinished (it was killed): an
    * error saying so, then the turn_end, in the file that holds the turn;
-   * nothing when the turn has ended already or was never written.
+   * nothing (false) when the turn has ended already or was never written.
    */
-  async endInterruptedTurn(project: string, turn: number, message: string): Promise<void> {
+  async endInterruptedTurn(project: string, turn: number, message: string): Promise<boolean> {
     const session = (await this.sessions(project)).find((candidate) => candidate.entries.some((entry) => entry.turn === turn));
-    if (!session || session.entries.some((entry) => entry.turn === turn && entry.type === 'turn_end')) return;
+    if (!session || session.entries.some((entry) => entry.turn === turn && entry.type === 'turn_end')) return false;
     const transcript = new TurnTranscript(this.folder(project), session.file, turn, session.sessionId);
     try {
       transcript.append({ type: 'error', message });
       transcript.append({ type: 'turn_end', outcome: 'interrupted', sessionId: session.sessionId });
+      return true;
     } finally {
       transcript.close();
     }
@@ -161,10 +162,17 @@ export class TurnTranscript {
     if (this.fd !== undefined) {
       const lines = Buffer.alloc(fstatSync(this.fd).size - this.turnStart);
       readSync(this.fd, lines, 0, lines.length, this.turnStart);
+      // Copied before they are cut from the old file: a crash in between leaves them twice, never nowhere.
+      writingSync(provisional, () => {
+        const copy = openSync(provisional, 'a', 0o600);
+        try {
+          writeWhole(copy, lines);
+        } finally {
+          closeSync(copy);
+        }
+      });
       ftruncateSync(this.fd, this.turnStart);
       this.close();
-      this.currentFile = provisional;
-      if (lines.length > 0) writeWhole(this.open(), lines);
     }
     this.currentFile = provisional;
     this.currentSessionId = null;

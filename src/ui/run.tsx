@@ -36,6 +36,8 @@ export async function runControlCenter(service: ControlCenterService, version: s
   const theme = createTheme();
   const memory = { ui: initialUiState() };
   const screen = enterFullScreen(process.stdout);
+  // At once, even while a shell has the terminal: the turns are cancelled, and recorded, before anything else.
+  stop?.addEventListener('abort', () => void service.cancelAllTurns(), { once: true });
   try {
     for (;;) {
       const ended: { how: AppExit } = { how: { kind: 'quit' } };

@@ -207,6 +207,29 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
   });
 
+  it('refuses a turn while what a killed berth left cannot be ended (a paused container), and goes on once it can', async () => {
+    fake.reply(sleepyTool(30.5, 'never.txt'));
+    const running = startChat('wait');
+    await waitFor(() => runningInside('sleep 30.5'), 'the Bash tool sleeping in the container', 60_000);
+    running.kill('SIGKILL');
+    await running;
+    const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
+    const container = docker.getContainer(info!.Id);
+    await container.pause();
+    try {
+      const refused = await runBerth(['chat', 'boxed', 'next'], { home, env });
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toMatch(/^berth: a turn of berth process \d+, which ended without finishing it, left processes in boxed that could not be ended \(container \S+ is paused: docker unpause \S+ lets berth end what runs in it\): try again once they can be\n$/);
+    } finally {
+      await container.unpause();
+    }
+    fake.reply(message(text('Back.')));
+    const next = await runBerth(['chat', 'boxed', 'next'], { home, env });
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toContain('Back.');
+    expect(await runningInside('sleep 30.5')).toBe(false);
+  });
+
   for (const [how, act, said] of [
     ['stopped', (id: string) => docker.getContainer(id).kill(), 'the container was stopped during the turn'],
     ['removed', (id: string) => docker.getContainer(id).remove({ force: true }), 'the container was removed during the turn'],

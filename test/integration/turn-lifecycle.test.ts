@@ -95,7 +95,7 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     const entries = await history();
     expect(await processesRunning('sleep 4.2')).toEqual([]);
     expect(entries.filter((entry) => entry.type === 'turn_end')).toEqual([expect.objectContaining({ turn: 1, outcome: 'interrupted' })]);
-    expect(entries.find((entry) => entry.type === 'error')?.message).toMatch(/^berth was stopped during this turn \(a turn in berth process \d+ .*ended without finishing; what it left running was ended\)$/);
+    expect(entries.find((entry) => entry.type === 'error')?.message).toMatch(/^berth was stopped during this turn \(a turn of berth process \d+, which ended without finishing it; what it left running was ended\)$/);
     expect(await registryProject()).toMatchObject({ usage: { turns: 1 } });
     expect((await registryProject()).work).toBeUndefined();
     await sleep(4_500);

@@ -50,9 +50,12 @@ describe('policy facts', () => {
     const snapshot = policySnapshot({
       projects: [
         project('here'),
-        project('live', { work: [claim(currentProcess())] }),
+        // The test runner's parent stands for another berth process that runs.
+        project('live', { work: [claim({ pid: process.ppid, start: '' })] }),
         project('stale', { work: [claim({ pid: deadPid(), start: '' })] }),
-        project('reused', { work: [claim({ pid: process.pid, start: 'another boot:1' })] }),
+        project('reused', { work: [claim({ pid: process.ppid, start: 'another boot:1' })] }),
+        // This process's own claim, released though its removal was not written: stale.
+        project('released', { work: [claim(currentProcess())] }),
         project('free'),
       ],
       containers: new Map(),
@@ -61,7 +64,7 @@ describe('policy facts', () => {
       busyHere: new Set(['here']),
       lastImagePrune: null,
     });
-    expect(snapshot.projects.map((facts) => [facts.name, facts.busy])).toEqual([['here', true], ['live', true], ['stale', false], ['reused', false], ['free', false]]);
+    expect(snapshot.projects.map((facts) => [facts.name, facts.busy])).toEqual([['here', true], ['live', true], ['stale', false], ['reused', false], ['released', false], ['free', false]]);
   });
 
   it("takes a project's own idle timeout, and memory ratios only from its current container's samples", () => {

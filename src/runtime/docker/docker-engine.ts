@@ -32,17 +32,19 @@ import { observedFromInspect } from './observed.js';
  * Runs the user's argv as "$@" (never through shell interpolation), with the
  * run's marker in its environment, which everything it starts inherits.
  * Docker has no API to kill an exec, so a stop runs KILL_SCRIPT in a second
- * exec: it kills every process in the container that carries the marker,
- * whatever process group or session it moved to.
+ * exec, as the same user: it kills every process of that user in the
+ * container whose environment carries the marker, whatever process group or
+ * session it moved to.
  */
 const EXEC_WRAPPER = 'exec "$@"';
 // All of them stopped first, then killed: a shell whose child died first would run its next command.
 // Until none is found: a process may fork while it is being killed. grep -z reads /proc/<pid>/environ whole.
 const KILL_SCRIPT =
-  'm="$1=$2"; for round in 1 2 3 4 5; do pids=; ' +
-  'for e in /proc/[0-9]*/environ; do p=${e#/proc/}; p=${p%/environ}; ' +
-  'grep -qxzF -- "$m" "$e" 2>/dev/null && pids="$pids $p"; done; ' +
+  'for round in 1 2 3 4 5; do ' +
+  'pids=$(grep -lxzF -- "$1=$2" /proc/[0-9]*/environ 2>/dev/null | sed "s|/proc/||; s|/environ||"); ' +
   '[ -n "$pids" ] || exit 0; kill -s STOP $pids 2>/dev/null; kill -s KILL $pids 2>/dev/null; sleep 0.1; done';
+/** How long a kill (or a read of the engine's events) may take before berth gives up on it: the engine is in trouble. */
+const ENGINE_STEP_TIMEOUT_MS = 15_000;
 /** After a stop, how often the kill is repeated (a cancel may come before the command started) and for how long, before berth stops reading. */
 const KILL_REPEAT_MS = 500;
 const KILL_GRACE_MS = 10_000;
@@ -224,10 +226,11 @@ export class DockerEngine implements ContainerEngine {
     const streamEnded = endOf(stream);
 
     let stop: 'timeout' | 'cancel' | undefined;
+    let killing: Promise<unknown> = Promise.resolve();
     const stopWith = (reason: 'timeout' | 'cancel') => {
       if (stop) return;
       stop = reason;
-      void this.killUntilEnded(id, marker, request.user, streamEnded).then((ended) => ended || stream.destroy());
+      killing = this.killUntilEnded(id, marker, request.user, streamEnded).then((ended) => ended || stream.destroy(), () => stream.destroy());
     };
     const timer = setTimeout(() => stopWith('timeout'), request.timeoutMs);
     const onAbort = () => stopWith('cancel');
@@ -240,20 +243,30 @@ export class DockerEngine implements ContainerEngine {
       clearTimeout(timer);
       request.signal?.removeEventListener('abort', onAbort);
     }
-    if (stop) return outcome(null, stop);
+    if (stop) {
+      // Not over until the kill is: the caller's claim on the project must outlast what it ends.
+      await killing;
+      return outcome(null, stop);
+    }
     // The container stopped or went away under the command: it did not exit by itself.
     const exitCode = await this.call(() => exitCodeOf(exec)).catch(async (error: unknown) => {
       if ((await this.inspect(id).catch(() => undefined))?.status !== 'running') return null;
       throw error;
     });
-    // What the command started in the background goes with it, as on the host.
-    await this.endRun(id, marker, request.user);
+    // What the command started in the background goes with it, as on the host (the command's outcome stands either way).
+    await this.endRun(id, marker, request.user).catch(() => undefined);
     return outcome(exitCode);
   }
 
   async oomKillsSince(id: string, since: Date): Promise<number> {
     const until = Math.ceil(Date.now() / 1000);
-    const options = { since: Math.floor(since.getTime() / 1000), until, filters: { container: [id], event: ['oom'] } } as Parameters<Dockerode['getEvents']>[0];
+    const options = {
+      since: Math.floor(since.getTime() / 1000),
+      until,
+      filters: { container: [id], event: ['oom'] },
+      // Some engines hang on a span's events (Podman without its events log): not a reason to hang a turn.
+      abortSignal: AbortSignal.timeout(ENGINE_STEP_TIMEOUT_MS),
+    } as Parameters<Dockerode['getEvents']>[0];
     // With `until`, the engine sends the events of the span and ends the stream.
     const stream = await this.call(() => this.docker.getEvents(options));
     let text = '';
@@ -273,6 +286,7 @@ export class DockerEngine implements ContainerEngine {
   }
 
   async endRun(id: string, marker: string, user: string): Promise<void> {
+    let stream: NodeJS.ReadableStream & { destroy(): void };
     try {
       const killer = await this.docker.getContainer(id).exec({
         Cmd: ['sh', '-c', KILL_SCRIPT, 'berth-kill', RUN_MARKER, marker],
@@ -280,11 +294,18 @@ export class DockerEngine implements ContainerEngine {
         AttachStdout: true,
         AttachStderr: true,
       });
-      const stream = await killer.start({ hijack: true, stdin: false });
-      stream.resume();
+      stream = (await killer.start({ hijack: true, stdin: false })) as typeof stream;
+    } catch (error) {
+      // The container is gone or not running: so is the run.
+      if (isGone(error) || statusOf(error) === 409) return;
+      throw await this.translate(error);
+    }
+    stream.resume();
+    const timer = setTimeout(() => stream.destroy(), ENGINE_STEP_TIMEOUT_MS);
+    try {
       await endOf(stream);
-    } catch {
-      // The container is gone or stopped: so is the run.
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -37,15 +37,30 @@ export function isRunning(identity: ProcessIdentity): boolean {
 
 function startOf(pid: number): string | undefined {
   if (process.platform !== 'linux') return '';
+  let stat: ProcessStat | undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is the state (field 3 of stat); the start time is field 22.
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return `${bootId()}:${fields[19]}`;
+    stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+  return stat && !stat.zombie ? `${bootId()}:${stat.startTicks}` : undefined;
+}
+
+export interface ProcessStat {
+  parent: number;
+  group: number;
+  /** Dead already, waiting for its parent to reap it. */
+  zombie: boolean;
+  /** When it started, in clock ticks since boot. */
+  startTicks: string;
+}
+
+/** /proc/<pid>/stat; the command name, in parentheses, may itself hold spaces and parentheses. */
+export function parseStat(stat: string): ProcessStat | undefined {
+  if (stat === '') return undefined;
+  // After the name: state (field 3), ppid, pgrp, ..., starttime (field 22).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { parent: Number(fields[1]), group: Number(fields[2]), zombie: fields[0] === 'Z' || fields[0] === 'X', startTicks: fields[19] ?? '' };
 }
 
 let boot: string | undefined;

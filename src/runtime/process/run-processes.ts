@@ -11,12 +11,18 @@
  * environment and leaves its parent escapes; only a cgroup would hold it.
  *
  * The marker also finds what a berth killed with SIGKILL left running: the
- * next berth ends the run by its marker alone.
+ * next berth ends the run by its marker alone. A process whose environment
+ * cannot be read (one made non-dumpable, as ssh-agent makes itself) is found
+ * only as a member of the group or a descendant.
+ *
+ * Linux only, where /proc tells all this; elsewhere the leader's process
+ * group is signalled, as a whole.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parseStat, type ProcessStat } from './process-identity.js';
 
 /** The variable that marks every process of a run. */
 export const RUN_MARKER = 'BERTH_RUN';
@@ -34,11 +40,8 @@ export interface RunSelector {
   group?: number;
 }
 
-interface ProcessEntry {
+interface ProcessEntry extends ProcessStat {
   pid: number;
-  parent: number;
-  group: number;
-  zombie: boolean;
   marked: boolean;
 }
 
@@ -47,6 +50,11 @@ interface ProcessEntry {
  * `graceMs` (and to what was started meanwhile). Resolves once none runs.
  */
 export async function endRun(run: RunSelector, graceMs: number): Promise<void> {
+  if (groupOnly(run, 'SIGTERM')) {
+    await delay(graceMs);
+    groupOnly(run, 'SIGKILL');
+    return;
+  }
   let pids = await runProcesses(run);
   if (pids.length === 0) return;
   // Stopped while they are signalled, so that each sees SIGTERM before it runs on (a shell whose child went first would go on).
@@ -70,6 +78,7 @@ export async function endRun(run: RunSelector, graceMs: number): Promise<void> {
 
 /** The same, at once and synchronously, for the last moment of berth's process ('exit' handlers cannot wait). */
 export function killRunNow(run: RunSelector): void {
+  if (groupOnly(run, 'SIGKILL')) return;
   for (let round = 0; round < 3; round += 1) {
     const pids = selectRun(readProcessesSync(run.marker), run);
     if (pids.length === 0) return;
@@ -100,6 +109,17 @@ function selectRun(processes: ProcessEntry[], run: RunSelector): number[] {
     }
   }
   return processes.filter((entry) => chosen.has(entry.pid) && !entry.zombie).map((entry) => entry.pid);
+}
+
+/** Without /proc (macOS, BSD), only the leader's process group can be found: it is signalled whole. */
+function groupOnly(run: RunSelector, signal: NodeJS.Signals): boolean {
+  if (process.platform === 'linux' || run.group === undefined) return false;
+  try {
+    process.kill(-run.group, signal);
+  } catch {
+    // The group is gone.
+  }
+  return true;
 }
 
 function signalAll(pids: number[], signal: NodeJS.Signals): void {
@@ -149,17 +169,10 @@ function isPid(name: string): boolean {
   return /^\d+$/.test(name);
 }
 
-/** /proc/<pid>/stat after the command name (which may hold spaces and parentheses): state, ppid, pgrp, ... */
 function entryOf(pid: number, stat: string, environ: Buffer | undefined, marker: string): ProcessEntry | undefined {
-  if (stat === '') return undefined;
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return {
-    pid,
-    parent: Number(fields[1]),
-    group: Number(fields[2]),
-    zombie: fields[0] === 'Z' || fields[0] === 'X',
-    marked: environ !== undefined && hasVariable(environ, `${RUN_MARKER}=${marker}`),
-  };
+  const parsed = parseStat(stat);
+  if (!parsed) return undefined;
+  return { pid, ...parsed, marked: environ !== undefined && hasVariable(environ, `${RUN_MARKER}=${marker}`) };
 }
 
 /** Whether a NUL-separated environment holds exactly this `name=value`. */
