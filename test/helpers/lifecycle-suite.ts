@@ -262,6 +262,15 @@ export function defineLifecycleSuite(label: string, makeEngine: () => ContainerE
     await waitUntil(async () => !(await fixture.processes(runtime, project)).some((line) => line.includes('4242')));
   });
 
+  it(`${label}: what an exec leaves in the background goes with it, and its exit code stands`, async () => {
+    const runtime = newRuntime();
+    const project = await newProject('leftover');
+    await runtime.ensure(project);
+    const result = await run(runtime, project, '(setsid sleep 4646 &); sleep 4747 & echo started; exit 3');
+    expect(result).toMatchObject({ exitCode: 3, stdout: 'started\n' });
+    expect((await fixture.processes(runtime, project)).filter((line) => /sleep 4[67]4[67]/.test(line))).toEqual([]);
+  });
+
   it(`${label}: an exec that outlives its time limit is killed and says so`, async () => {
     const runtime = newRuntime();
     const project = await newProject('timeout');

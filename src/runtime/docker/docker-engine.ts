@@ -29,20 +29,25 @@ import { readRawStats } from './docker-stats.js';
 import { observedFromInspect } from './observed.js';
 
 /**
- * Runs the user's argv as "$@" (never through shell interpolation), with the
- * run's marker in its environment, which everything it starts inherits.
- * Docker has no API to kill an exec, so a stop runs KILL_SCRIPT in a second
- * exec, as the same user: it kills every process of that user in the
- * container whose environment carries the marker, whatever process group or
- * session it moved to.
+ * KILL_SCRIPT kills every process of its user in the container whose
+ * environment carries a run's marker ($1=$2), whatever process group or
+ * session it moved to, but the pid $3. All of them are stopped first, then
+ * killed (a shell whose child died first would run its next command); until
+ * none is found, since a process may fork while it is being killed. grep -z
+ * reads /proc/<pid>/environ whole.
  */
-const EXEC_WRAPPER = 'exec "$@"';
-// All of them stopped first, then killed: a shell whose child died first would run its next command.
-// Until none is found: a process may fork while it is being killed. grep -z reads /proc/<pid>/environ whole.
 const KILL_SCRIPT =
   'for round in 1 2 3 4 5; do ' +
-  'pids=$(grep -lxzF -- "$1=$2" /proc/[0-9]*/environ 2>/dev/null | sed "s|/proc/||; s|/environ||"); ' +
+  'pids=$(grep -lxzF -- "$1=$2" /proc/[0-9]*/environ 2>/dev/null | sed "s|/proc/||; s|/environ||" | grep -vx "${3:-0}"); ' +
   '[ -n "$pids" ] || exit 0; kill -s STOP $pids 2>/dev/null; kill -s KILL $pids 2>/dev/null; sleep 0.1; done';
+/**
+ * Runs the user's argv as "$@" (never through shell interpolation), with the
+ * run's marker in its environment, which everything it starts inherits; once
+ * it exits, what it left in the background goes too (KILL_SCRIPT, unmarked
+ * itself, sparing the wrapper), as on the host. Docker has no API to kill an
+ * exec: a stop runs KILL_SCRIPT in a second exec.
+ */
+const EXEC_WRAPPER = `"$@"; s=$?; env -u ${RUN_MARKER} sh -c '${KILL_SCRIPT}' berth-kill ${RUN_MARKER} "$${RUN_MARKER}" $$; exit $s`;
 /** How long a kill (or a read of the engine's events) may take before berth gives up on it: the engine is in trouble. */
 const ENGINE_STEP_TIMEOUT_MS = 15_000;
 /** After a stop, how often the kill is repeated (a cancel may come before the command started) and for how long, before berth stops reading. */
@@ -253,8 +258,6 @@ export class DockerEngine implements ContainerEngine {
       if ((await this.inspect(id).catch(() => undefined))?.status !== 'running') return null;
       throw error;
     });
-    // What the command started in the background goes with it, as on the host (the command's outcome stands either way).
-    await this.endRun(id, marker, request.user).catch(() => undefined);
     return outcome(exitCode);
   }
 
