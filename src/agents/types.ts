@@ -32,6 +32,57 @@ export interface AgentAdapter {
   /** Variables the CLI needs for one turn (never written into a container's configuration). */
   environment(credentials: AgentCredentials): Record<string, string>;
   createParser(): AgentStreamParser;
+  /** The argv of a live session: a long-lived process that takes one message after another on its stdin. */
+  sessionCommandLine(request: AgentSessionRequest): string[];
+  /** berth's side of a live session's protocol, spoken over the process's stdio. */
+  createSession(input: AgentInput, options: AgentSessionOptions): AgentSession;
+}
+
+/** What a live session is started with: the conversation it continues and the rules it runs under. */
+export type AgentSessionRequest = Omit<AgentTurnRequest, 'message'>;
+
+/** The process's stdin, as the session writes to it. */
+export interface AgentInput {
+  write(text: string): void;
+}
+
+/** A tool call that the permission mode and the tool rules do not allow by themselves. */
+export interface PermissionRequest {
+  /** The agent's own id of the request. */
+  id: string;
+  tool: string;
+  input: unknown;
+}
+
+export type PermissionDecision = { allow: true } | { allow: false; message: string };
+
+export interface AgentSessionOptions {
+  mode: 'workspace' | 'container';
+  /** Decides a permission request; without it (until the user can answer), every such call is denied with a message the agent sees. */
+  decide?: (request: PermissionRequest) => Promise<PermissionDecision>;
+}
+
+/**
+ * A live agent process, spoken to over its stdio. One turn at a time: send()
+ * starts one, and the turn ends with the `result` event that push() returns
+ * (its caller queues the messages that come meanwhile). The process may stay
+ * for the next turn.
+ */
+export interface AgentSession {
+  /** Starts a turn with the user's message. */
+  send(message: string): void;
+  /** Asks the agent to stop the running turn; it ends, with its `result`, soon after. Rejects when the agent does not answer. */
+  interrupt(): Promise<void>;
+  /** Changes the permission mode of the live session (refused as commandLine refuses it). */
+  setPermissionMode(mode: string): Promise<void>;
+  setModel(model: string | null): Promise<void>;
+  /** The process's stdout, in chunks of any size: the running turn's events (text deltas among them). */
+  push(chunk: string): ChatEvent[];
+  /** The process exited: what is left, and an error for a turn it did not finish. */
+  end(exit: { exitCode: number | null; stderr: string; cancelled: boolean; timedOut: boolean }): ChatEvent[];
+  sessionId(): string | null;
+  /** The agent did not know the conversation it was asked to resume (it did nothing). */
+  unknownSession(): boolean;
 }
 
 /** Turns the CLI's stdout, in chunks of any size, into events. */

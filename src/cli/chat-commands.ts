@@ -6,37 +6,69 @@ import type { CommandHandler } from './command-table.js';
 import { printJson, printJsonLine, printLine, writeOut } from './output.js';
 import { visibleText } from '../domain/visible-text.js';
 import { stopOnSignals } from './signals.js';
-import { describeClaim } from '../domain/work.js';
+import { BerthError } from '../domain/errors.js';
+import type { TurnSummary } from '../services/chat-service.js';
+import { connectToDaemon } from './daemon-connection.js';
 
 /**
- * `berth chat <name> "<message>"`: one turn, printed as it streams (or as JSON
- * lines with --json); exit code 1 when the turn fails. Without a message, each
- * line read from stdin is one turn. While a turn of the project runs in
- * another berth, the turn waits (saying so) unless --no-wait; --new starts a
- * new conversation. Ctrl-C, SIGTERM and SIGHUP cancel the running turn,
- * record it as cancelled, and exit with the signal's code.
+ * `berth chat <name> "<message>"`: one turn, sent to the project's live agent
+ * in the berth daemon (started if none runs) and printed as it streams (or as
+ * JSON lines with --json); exit code 1 when the turn fails. Without a
+ * message, each line read from stdin is one turn. While a turn of the
+ * project runs, the message is queued (saying so) unless --no-wait; --new
+ * starts a new conversation. Ctrl-C and SIGTERM stop the turn, record it as
+ * cancelled, and exit with the signal's code; the terminal going away
+ * (SIGHUP, kill -9) leaves the turn to finish in the daemon.
  */
 export const chat: CommandHandler = async (input) => {
   const [name, message] = input.args as [string, string | undefined];
-  const service = await createContext().chat(input.global);
+  const context = createContext();
+  await context.projects.require(name);
+  const client = await connectToDaemon(context.paths.home, input.global.engine);
   const json = input.options.json === true;
-  const width = outputWidth();
-  const show = (entry: TranscriptEntry) => {
-    if (json) return printJsonLine(entry);
-    const line = formatChatEvent(entry, width);
-    if (line !== undefined) printLine(line);
-  };
+  const printer = new TurnPrinter(json, outputWidth());
   const stop = stopOnSignals();
   let newConversation = input.options.new === true;
   const turn = async (text: string): Promise<boolean> => {
-    const summary = await service.send(name, text, {
-      signal: stop.signal,
-      onEvent: show,
-      wait: input.options['no-wait'] !== true,
-      newConversation,
-      onWait: (holder) => process.stderr.write(`berth: ${describeClaim(holder)} is running in ${name}: waiting for it to end…\n`),
-    });
+    const route = `/v1/projects/${encodeURIComponent(name)}/messages?follow=1`;
+    let summary: TurnSummary | undefined;
+    let refused: string | undefined;
+    let queuedId: string | undefined;
+    let running = false;
+    // Ctrl-C, SIGTERM: the turn is stopped (or the queued message taken back), and its end still read.
+    const onStop = () => {
+      if (stop.received() === 'SIGHUP') return;
+      const call = running || queuedId === undefined
+        ? client.call('POST', `/v1/projects/${encodeURIComponent(name)}/interrupt`)
+        : client.call('DELETE', `/v1/projects/${encodeURIComponent(name)}/messages/${queuedId}`);
+      call.catch(() => undefined);
+    };
+    stop.signal.addEventListener('abort', onStop, { once: true });
+    const hangUp = new AbortController();
+    stop.signal.addEventListener('abort', () => stop.received() === 'SIGHUP' && hangUp.abort(), { once: true });
+    try {
+      await client.stream('POST', route, { text, wait: input.options['no-wait'] !== true, newConversation }, (event, data) => {
+        if (event === 'queued') {
+          const { id, position } = data as { id: string; position: number };
+          queuedId = id;
+          if (position > 0) process.stderr.write(`berth: a turn is running in ${name}: this message is queued (${ordinal(position)} in line)…\n`);
+        } else if (event === 'chat') {
+          const entry = (data as { entry: TranscriptEntry }).entry;
+          running = true;
+          printer.entry(entry);
+        } else if (event === 'delta') {
+          running = true;
+          printer.delta((data as { text: string }).text);
+        } else if (event === 'summary') summary = data as TurnSummary;
+        else if (event === 'refused') refused = (data as { error: string }).error;
+      }, hangUp.signal);
+    } finally {
+      stop.signal.removeEventListener('abort', onStop);
+    }
     newConversation = false;
+    if (hangUp.signal.aborted) return false;
+    if (refused !== undefined) throw new BerthError(refused);
+    if (!summary) throw new BerthError('the berth daemon went away during the turn (it stopped, or was killed)');
     return summary.outcome === 'success';
   };
   const turns = async (): Promise<boolean> => {
@@ -57,7 +89,6 @@ export const chat: CommandHandler = async (input) => {
     // After a signal, berth exits with its code, whatever the turn's outcome.
     return stop.exitCode() ?? (succeeded ? 0 : 1);
   } catch (error) {
-    // Stopped while waiting for another berth's turn: the one line that says so, and the signal's code.
     if (stop.received() === undefined) throw error;
     process.stderr.write(`berth: ${error instanceof Error ? error.message : String(error)}\n`);
     return stop.exitCode();
@@ -65,6 +96,46 @@ export const chat: CommandHandler = async (input) => {
     stop.dispose();
   }
 };
+
+/** A turn's events as `berth chat` prints them: the model's text as it streams, the rest a line each. */
+class TurnPrinter {
+  /** The text streamed so far of the assistant's message being written. */
+  private streamed = '';
+
+  constructor(
+    private readonly json: boolean,
+    private readonly width: number,
+  ) {}
+
+  delta(text: string): void {
+    if (this.json) return printJsonLine({ type: 'text_delta', text });
+    this.streamed += text;
+    writeOut(visibleText(text));
+  }
+
+  entry(entry: TranscriptEntry): void {
+    if (this.json) return printJsonLine(entry);
+    if (entry.type === 'text' && this.streamed !== '') {
+      // Streamed already: the line is ended; what the deltas missed, if anything, follows.
+      const rest = entry.text.startsWith(this.streamed) ? entry.text.slice(this.streamed.length) : `\n${entry.text}`;
+      this.streamed = '';
+      writeOut(`${visibleText(rest)}\n`);
+      return;
+    }
+    if (this.streamed !== '') {
+      this.streamed = '';
+      writeOut('\n');
+    }
+    const line = formatChatEvent(entry, this.width);
+    if (line !== undefined) printLine(line);
+  }
+}
+
+function ordinal(position: number): string {
+  if (position === 1) return 'next';
+  const suffix = position % 100 >= 11 && position % 100 <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][position % 10] ?? 'th';
+  return `${position}${suffix}`;
+}
 
 export const history: CommandHandler = async (input) => {
   const [name] = input.args as [string];

@@ -131,6 +131,34 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./config-commands.js')).unsetConfig,
   },
   {
+    words: ['daemon', 'status'],
+    args: [],
+    options: { json },
+    summary: "the daemon's pid, version, uptime, clients and sessions",
+    load: async () => (await import('./daemon-commands.js')).daemonStatus,
+  },
+  {
+    words: ['daemon', 'stop'],
+    args: [],
+    options: { force: { type: 'boolean', summary: 'stop even while turns run (they are cancelled and recorded)' } },
+    summary: 'stop the daemon (asks first while turns run)',
+    load: async () => (await import('./daemon-commands.js')).daemonStop,
+  },
+  {
+    words: ['daemon', 'restart'],
+    args: [],
+    options: { force: { type: 'boolean', summary: 'restart even while turns run (they are cancelled and recorded)' } },
+    summary: 'stop the daemon and start it again',
+    load: async () => (await import('./daemon-commands.js')).daemonRestart,
+  },
+  {
+    words: ['daemon'],
+    args: [],
+    options: {},
+    summary: 'run the daemon in the foreground (it owns the agents; any client starts it when none runs)',
+    load: async () => (await import('./daemon-commands.js')).runDaemonCommand,
+  },
+  {
     words: ['chat'],
     args: ['<name>', '[message]'],
     options: {

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BerthError, UsageError } from '../domain/errors.js';
 import { visibleText } from '../domain/visible-text.js';
 import { COMMANDS, usageOf, type CommandSpec, type GlobalOptions } from './command-table.js';
 import { stopOutputWhenClosed, writeOut } from './output.js';
+import { readVersion } from './version.js';
 
 /** Runs one berth command line; returns the exit code (0 ok, 1 error, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
@@ -125,10 +125,6 @@ function commandHelp(command: CommandSpec): string {
   );
 }
 
-function readVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
-}
 
 function reportError(error: unknown): number {
   if (error instanceof BerthError) {

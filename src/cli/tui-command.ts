@@ -1,6 +1,7 @@
 import { BerthError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
 import type { GlobalOptions } from './command-table.js';
+import { connectToDaemon } from './daemon-connection.js';
 import { stopOnSignals } from './signals.js';
 
 export async function openControlCenter(version: string, global: GlobalOptions): Promise<number> {
@@ -20,14 +21,12 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   // React's development build checks and records much more on every render:
   // a screen that runs all day wants the production one (read when React loads, next).
   process.env.NODE_ENV ??= 'production';
-  const [{ runControlCenter }, { ControlCenterService }] = await Promise.all([import('../ui/run.js'), import('../services/control-center.js')]);
-  const service = new ControlCenterService({ context, ...(global.engine !== undefined && { engineFlag: global.engine }) });
-  // The first frame needs only the projects; the engine, the samplers and
-  // the chat service load behind it, and their failures go to the status line.
-  const starting = service.start();
-  starting.catch((error: unknown) => service.notify(`berth could not start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error'));
-  await service.projectsLoaded();
-  // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the turns are cancelled and recorded, then berth exits.
+  // The agents, the engine and the policies are the daemon's: this screen is one of its clients.
+  const client = await connectToDaemon(context.paths.home, global.engine);
+  const [{ runControlCenter }, { RemoteControlCenter }] = await Promise.all([import('../ui/run.js'), import('../client/remote-control-center.js')]);
+  const service = new RemoteControlCenter(client, context);
+  await service.start();
+  // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the screen goes; the turns go on in the daemon.
   const stop = stopOnSignals();
   try {
     await runControlCenter(service, version, stop.signal);

@@ -20,6 +20,9 @@ export function formatChatEvent(event: ChatEvent, width = 100): string | undefin
       return undefined;
     case 'text':
       return visibleText(event.text);
+    case 'text_delta':
+      // Shown as it streams by whoever follows it live; the whole text follows.
+      return undefined;
     case 'tool_call':
       return clip(`● ${visibleText(event.name, 'line')}(${summarizeInput(event.input)})`, width);
     case 'tool_result':

@@ -32,6 +32,11 @@ export type ChatEvent =
   | { type: 'status'; text: string }
   | { type: 'session'; sessionId: string; model: string; tools: string[] }
   | { type: 'text'; text: string }
+  /**
+   * A piece of the text the model is writing, as it streams. Live only: never
+   * written to the transcript, where the whole `text` that follows it stands.
+   */
+  | { type: 'text_delta'; text: string }
   | { type: 'tool_call'; id: string; name: string; input: unknown }
   | { type: 'tool_result'; id: string; ok: boolean; content: string }
   /** The CLI's own account of the turn. */

@@ -41,6 +41,8 @@ export const COMMANDS = {
   help: command(['?'], 'dashboard', 'this help'),
   cancel: command(['escape'], 'chat', 'cancel the turn, else back'),
   newConversation: command(['ctrl+n'], 'chat', 'start a new conversation'),
+  // Ctrl-U: the chat input types nothing on Ctrl (and has no readline kill-line), and no terminal or tmux takes it.
+  withdrawQueued: command(['ctrl+u'], 'chat', 'take back the last queued'),
   back: command(['escape', 'q'], 'logs', 'back to the dashboard'),
   follow: command(['f'], 'logs', 'follow the end'),
   quit: command(['q'], 'dashboard', 'quit'),

@@ -7,7 +7,8 @@
  */
 import type { IsolationMode } from './project.js';
 
-export type WorkKind = 'turn' | 'exec' | 'shell';
+/** `session`: a live agent process, which runs one turn after another; busy only while `turn` is set. */
+export type WorkKind = 'turn' | 'session' | 'exec' | 'shell';
 
 export interface WorkClaim {
   kind: WorkKind;
@@ -20,7 +21,7 @@ export interface WorkClaim {
   since: string;
   /** Where the work runs, to know where to look for what it left. */
   mode: IsolationMode;
-  /** For a turn: its number in the project's transcripts, once it has one. */
+  /** For a turn: its number in the project's transcripts, once it has one; for a session, its running turn's. */
   turn?: number;
 }
 
@@ -29,7 +30,7 @@ export function isWorkClaim(value: unknown): value is WorkClaim {
   if (typeof value !== 'object' || value === null) return false;
   const claim = value as Partial<WorkClaim>;
   return (
-    (claim.kind === 'turn' || claim.kind === 'exec' || claim.kind === 'shell') &&
+    (claim.kind === 'turn' || claim.kind === 'session' || claim.kind === 'exec' || claim.kind === 'shell') &&
     typeof claim.marker === 'string' &&
     /^[0-9a-f]{16}$/.test(claim.marker) &&
     typeof claim.owner?.pid === 'number' &&
@@ -39,9 +40,14 @@ export function isWorkClaim(value: unknown): value is WorkClaim {
   );
 }
 
-/** The turn claim that blocks another turn from starting, if any, alive or not. */
+/** The turn or session claim that blocks another turn from starting, if any, alive or not. */
 export function runningTurn(claims: readonly WorkClaim[] | undefined): WorkClaim | undefined {
-  return claims?.find((claim) => claim.kind === 'turn');
+  return claims?.find((claim) => claim.kind === 'turn' || claim.kind === 'session');
+}
+
+/** Whether the claim's work keeps the project busy now: a session between turns does not. */
+export function keepsBusy(claim: WorkClaim): boolean {
+  return claim.kind !== 'session' || claim.turn !== undefined;
 }
 
 /** `a turn of berth process 4242, which ended without finishing it` */
@@ -50,6 +56,7 @@ export function describeAbandoned(claim: WorkClaim): string {
 }
 
 function whatOf(claim: WorkClaim): string {
+  if (claim.kind === 'session') return claim.turn === undefined ? 'an agent session' : 'a turn';
   return claim.kind === 'turn' ? 'a turn' : claim.kind === 'exec' ? 'a command' : 'a shell';
 }
 

@@ -11,6 +11,7 @@ export interface ExecRequest {
   argv: string[];
   /** Variables added for this command only (never written into a container's configuration). */
   env?: Record<string, string>;
+  /** Infinity: no limit (a live session, which ends itself). */
   timeoutMs: number;
   /** Aborting cancels the command and kills what it started. */
   signal?: AbortSignal;
@@ -22,6 +23,19 @@ export interface ExecRequest {
   runMarker?: string;
   onStdout?: (chunk: string) => void;
   onStderr?: (chunk: string) => void;
+  /**
+   * Keeps the command's stdin open: called once the command runs, with its
+   * writer. Without it, stdin is closed (a CLI would otherwise wait for input).
+   */
+  onStdin?: (input: ProcessInput) => void;
+}
+
+/** A running command's stdin. */
+export interface ProcessInput {
+  /** Queued when the pipe is full; false once the command's stdin is closed. */
+  write(text: string): boolean;
+  /** Closes stdin: the command sees the end of its input. */
+  end(): void;
 }
 
 export interface ExecOutcome {

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpath, stat } from 'node:fs/promises';
 import { BerthError } from '../domain/errors.js';
+import { processInputOf, startTimeLimit } from './process/exec-controls.js';
 import { endRun, killRunNow, newRunMarker, RUN_MARKER, type RunSelector } from './process/run-processes.js';
 import { scrubbedEnv } from './scrubbed-env.js';
 import { placeProblem } from './workspace-guard.js';
@@ -21,9 +22,6 @@ export interface WorkspaceRuntimeOptions {
   /** The environment the allowlist picks from; berth's own by default. */
   baseEnv?: NodeJS.ProcessEnv;
 }
-
-/** setTimeout's limit; settings stop at 24 h anyway. */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 export class WorkspaceRuntime implements AgentRuntime {
   readonly mode = 'workspace' as const;
@@ -51,7 +49,8 @@ export class WorkspaceRuntime implements AgentRuntime {
 
     const started = performance.now();
     const marker = request.runMarker ?? newRunMarker();
-    const child = await spawnLeader(command, args, project, scrubbedEnv(this.baseEnv, { ...request.env, [RUN_MARKER]: marker }));
+    const env = scrubbedEnv(this.baseEnv, { ...request.env, [RUN_MARKER]: marker });
+    const child = await spawnLeader(command, args, project, env, request.onStdin !== undefined);
     const run = new LiveRun({ marker, group: child.pid! }, this.killGraceMs);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -62,21 +61,22 @@ export class WorkspaceRuntime implements AgentRuntime {
       stoppedBy ??= reason;
       void run.end();
     };
-    const timer = setTimeout(() => stop('timeout'), Math.min(request.timeoutMs, MAX_TIMEOUT_MS));
+    const clearTimeLimit = startTimeLimit(request.timeoutMs, () => stop('timeout'));
     const onAbort = (): void => stop('cancel');
     request.signal?.addEventListener('abort', onAbort, { once: true });
     // An abort while the program was starting fired before the listener was there.
     if (request.signal?.aborted) onAbort();
+    if (child.stdin) request.onStdin?.(processInputOf(child.stdin));
     try {
       const exitCode = await exited;
-      clearTimeout(timer);
+      clearTimeLimit();
       // What the command left running goes with it; after a stop this waits for the same ending.
       await run.end();
       await this.drain(child, closed);
       const durationMs = Math.round(performance.now() - started);
       return { exitCode, timedOut: stoppedBy === 'timeout', cancelled: stoppedBy === 'cancel', durationMs };
     } finally {
-      clearTimeout(timer);
+      clearTimeLimit();
       request.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -127,10 +127,11 @@ async function assertFolder(project: RuntimeProject): Promise<void> {
 }
 
 /** Resolves once the program runs; rejects with a BerthError when it cannot start. */
-function spawnLeader(command: string, args: string[], project: RuntimeProject, env: Record<string, string>): Promise<ChildProcess> {
+function spawnLeader(command: string, args: string[], project: RuntimeProject, env: Record<string, string>, withStdin: boolean): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     // detached: the child leads a new process group, the handle to end all it starts.
-    const child = spawn(command, args, { cwd: project.path, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without input, stdin is /dev/null: a program that reads it sees its end at once rather than waiting.
+    const child = spawn(command, args, { cwd: project.path, env, detached: true, stdio: [withStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     child.once('spawn', () => resolve(child));
     // Kept after the start too: an 'error' without a listener would crash berth.
     child.on('error', (error: NodeJS.ErrnoException) => reject(startFailure(command, project, error)));

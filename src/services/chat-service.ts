@@ -1,20 +1,25 @@
 /**
- * Chat sessions: one per project. A turn sends the user's message to the
- * agent CLI where the project's agent runs (its folder, or its container,
- * started if needed), turns the CLI's stream into events, writes each to the
- * transcript before anyone sees it, and ends with the files the turn changed
- * and a turn_end that always comes, whatever failed. The CLI's session id and
- * the usage are kept with the project, so the next turn (of this berth or a
- * restarted one) continues the conversation.
+ * Chat with the projects' agents: one live agent process per project (see
+ * AgentProcess), started by the project's first message where its agent runs
+ * (its folder, or its container, started if needed) and kept for the next,
+ * until it has been idle for chat.sessionIdle. Messages that come while a
+ * turn runs wait in the project's queue, and can be taken back until sent.
+ *
+ * Each event of a turn is written to the transcript before anyone sees it
+ * (text deltas, which are live only, aside), and a turn ends with the files
+ * it changed and a turn_end that always comes, whatever failed. The agent's
+ * session id and the usage are kept with the project, so that the next
+ * process (of this berth or a restarted one) continues the conversation.
  */
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { costUsd } from '../domain/pricing.js';
 import { formatSize } from '../domain/size.js';
 import { CredentialProxy } from '../runtime/credential-proxy.js';
 import { SpendLedger } from '../store/spend-ledger.js';
-import type { AgentAdapter, AgentCredentials, AgentTurnRequest } from '../agents/types.js';
+import type { AgentAdapter, AgentCredentials, AgentSessionRequest } from '../agents/types.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError, messageOf } from '../domain/errors.js';
@@ -22,15 +27,17 @@ import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
 import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
 import type { UrlLease } from '../runtime/loopback-bridge.js';
-import type { ExecOutcome } from '../runtime/types.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
-import { TranscriptStore, type TranscriptSession, type TurnTranscript } from '../store/transcripts.js';
+import { TranscriptStore, type TranscriptSession } from '../store/transcripts.js';
 import { isWorkClaim, runningTurn, type WorkClaim } from '../domain/work.js';
+import type { QueuedMessage, SessionStatus } from '../daemon/protocol.js';
+import { AgentProcess, type AgentExit } from './agent-process.js';
+import { crashMessage, outcomeOf, Turn, type TurnEnding } from './chat-turn.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
-import { isAlive, type HeldClaim } from './work-claims.js';
+import { isAlive } from './work-claims.js';
 
 export interface ChatServiceDeps {
   projects: ProjectService;
@@ -45,13 +52,13 @@ export interface ChatServiceDeps {
 }
 
 export interface SendOptions {
-  /** Aborting cancels the turn: the CLI and all it started are killed, and the turn ends as cancelled. */
+  /** Aborting cancels the turn (or takes the message back while it waits in the queue). */
   signal?: AbortSignal;
-  /** Each event of the turn, once it is in the transcript. */
+  /** Each event of the turn, once it is in the transcript (text deltas as they stream). */
   onEvent?: (entry: TranscriptEntry) => void;
-  /** While a turn of the project runs in another berth process: wait for it (the default), or refuse at once. */
+  /** While the project's agent is busy (a turn runs, messages wait): queue the message (the default), or refuse at once. */
   wait?: boolean;
-  /** Called when the turn has to wait for another berth's turn of the project, before it starts. */
+  /** Called when the session has to wait for another berth process's turn of the project, before it starts. */
   onWait?: (holder: WorkClaim) => void;
   /** Starts a new conversation with this turn, as reset() would. */
   newConversation?: boolean;
@@ -61,10 +68,10 @@ export interface SendOptions {
 export interface TurnSummary {
   turn: number;
   outcome: TurnOutcome;
-  /** The conversation the turn belongs to, null when the CLI never named one. */
+  /** The conversation the turn belongs to, null when the agent never named one. */
   sessionId: string | null;
   changedFiles: ChangedFile[];
-  /** The CLI's own account of the turn, when it gave one. */
+  /** The agent's own account of the turn, when it gave one. */
   usage: TurnUsage | null;
   /** The first thing that went wrong, one line; null when nothing did. */
   error: string | null;
@@ -78,22 +85,44 @@ export interface ChatActivity {
 }
 
 type Listener = (activity: ChatActivity) => void;
+type QueueListener = (project: string, queued: QueuedMessage[]) => void;
 
-interface RunningTurn {
-  controller: AbortController;
-  /** Settles once the turn has ended, however it ended. */
-  ended: Promise<unknown>;
+interface Queued extends QueuedMessage {
+  options: SendOptions;
+  resolve: (summary: TurnSummary) => void;
+  reject: (error: unknown) => void;
+}
+
+/** A project's chat in this berth: its live agent, its queue, its running turn. */
+interface ProjectChat {
+  queue: Queued[];
+  /** Runs the queue, one turn after another, while it has messages. */
+  pumping?: Promise<void>;
+  current?: { turn: Turn; controller: AbortController };
+  agent?: AgentProcess;
+  /** Set while the agent starts: a second start waits for it. */
+  starting?: Promise<AgentProcess>;
+  /** The agent was reached through the credential proxy, which counts the spend. */
+  viaProxy: boolean;
+  /** Settles once the last agent has exited and its claim is released. */
+  released?: Promise<void>;
+  idleTimer?: NodeJS.Timeout;
+  /** chat.sessionIdle as the last turn read it. */
+  idleMs: number;
 }
 
 /** Where the model API is when the host's ANTHROPIC_BASE_URL does not say. */
 const DEFAULT_UPSTREAM = 'https://api.anthropic.com';
 
-/** How long the container of a turn whose CLI was killed is watched: is it stopping, or being removed? */
+/** How long the container of a turn whose agent was killed is watched: is it stopping, or being removed? */
 const CONTAINER_LOOKS = 10;
 const CONTAINER_LOOK_MS = 100;
 
-/** Of the CLI's stderr, only the end is kept: it explains a crash. */
-const STDERR_TAIL_CHARS = 8_192;
+/** chat.sessionIdle's default, until a turn has read the settings. */
+const DEFAULT_SESSION_IDLE_MS = 15 * 60_000;
+
+/** After an interrupt, the agent has this long to end the turn before its process goes. */
+const INTERRUPT_GRACE_MS = 3_000;
 
 /**
  * Variables of berth's environment the agent CLI reads for itself (retries,
@@ -107,38 +136,63 @@ const NOT_AGENT_SWITCHES = ['CLAUDE_CODE_ENTRYPOINT', 'CLAUDE_CODE_SSE_PORT'];
 
 export class ChatService {
   private readonly transcripts: TranscriptStore;
-  private readonly turns = new Map<string, RunningTurn>();
+  private readonly chats = new Map<string, ProjectChat>();
   private readonly listeners = new Set<Listener>();
+  private readonly queueListeners = new Set<QueueListener>();
   private readonly ledger: SpendLedger;
   private proxy: CredentialProxy | undefined;
+  private closing = false;
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.transcripts = new TranscriptStore(deps.paths.transcripts);
     this.ledger = new SpendLedger(path.join(deps.paths.home, 'spend.json'));
   }
 
-  /** True while a turn of `projectName` runs in this berth. */
+  /** True while a turn of `projectName` runs (or is about to) in this berth. */
   running(projectName: string): boolean {
-    return this.turns.has(projectName);
+    return this.chats.get(projectName)?.pumping !== undefined;
   }
 
   /** The projects with a turn running in this berth. */
   runningProjects(): string[] {
-    return [...this.turns.keys()];
+    return [...this.chats].filter(([, chat]) => chat.pumping !== undefined).map(([name]) => name);
   }
 
-  /** Cancels the running turn of a project (as aborting its signal would); false when none runs. */
+  /** Each project with a live agent or queued messages. */
+  sessionStatuses(): SessionStatus[] {
+    return [...this.chats]
+      .filter(([, chat]) => chat.agent?.alive || chat.pumping || chat.queue.length > 0)
+      .map(([project, chat]) => ({
+        project,
+        ...(chat.agent?.alive && { marker: chat.agent.claim.marker }),
+        busy: chat.current !== undefined,
+        queued: chat.queue.map(publicQueued),
+      }));
+  }
+
+  /** Stops the running turn of a project (the agent is interrupted, and stays); false when none runs. */
   cancel(projectName: string): boolean {
-    const running = this.turns.get(projectName);
-    running?.controller.abort();
-    return running !== undefined;
+    const current = this.chats.get(projectName)?.current;
+    current?.controller.abort();
+    return current !== undefined;
   }
 
-  /** On berth's shutdown: cancels every running turn and waits until each has ended and been recorded. */
+  /**
+   * On berth's shutdown: messages still queued are refused, the running turns
+   * stopped and recorded, the agents ended with all they started.
+   */
   async close(): Promise<void> {
-    const running = [...this.turns.values()];
-    for (const turn of running) turn.controller.abort();
-    await Promise.all(running.map((turn) => turn.ended));
+    this.closing = true;
+    for (const [name, chat] of this.chats) {
+      for (const queued of chat.queue.splice(0)) queued.reject(new BerthError(`berth stopped before the message to ${name} was sent`));
+      chat.current?.controller.abort();
+      clearTimeout(chat.idleTimer);
+    }
+    await Promise.all([...this.chats.values()].map((chat) => chat.pumping));
+    // An agent still starting is ended too, once it runs.
+    await Promise.all([...this.chats.values()].map((chat) => chat.starting?.catch(() => undefined)));
+    await Promise.all([...this.chats.values()].map((chat) => chat.agent?.terminate()));
+    await Promise.all([...this.chats.values()].map((chat) => chat.released));
     await this.proxy?.close();
   }
 
@@ -150,6 +204,12 @@ export class ChatService {
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);
+  }
+
+  /** Each change of a project's queue of waiting messages. */
+  subscribeQueue(listener: QueueListener): () => void {
+    this.queueListeners.add(listener);
+    return () => void this.queueListeners.delete(listener);
   }
 
   /** Every transcript entry of a project, in the order the turns ran; a turn its berth left unfinished is recorded first. */
@@ -168,10 +228,135 @@ export class ChatService {
     const project = await this.deps.projects.require(projectName);
     // Another berth's turn would write its conversation back when it ends, undoing this.
     const elsewhere = runningTurn(project.work?.filter(isWorkClaim));
-    if (this.running(projectName) || (elsewhere && isAlive(elsewhere))) {
+    const ownAgent = this.chats.get(projectName)?.agent?.claim.marker;
+    if (this.running(projectName) || (elsewhere && elsewhere.marker !== ownAgent && isAlive(elsewhere))) {
       throw new BerthError(`a turn is running in ${projectName}: cancel it, or wait for it, before starting a new conversation`);
     }
+    await this.endAgent(projectName);
     await this.forgetSession(projectName, 'new conversation');
+  }
+
+  /** Ends the project's live agent (a mode change, its container going): the next message starts another. */
+  async endSession(projectName: string): Promise<void> {
+    if (this.running(projectName)) return;
+    await this.endAgent(projectName);
+  }
+
+  /**
+   * Changes the permission mode or the model of a project (its own settings),
+   * applied to its live agent at once, without a restart.
+   */
+  async configure(projectName: string, change: { permissionMode?: string; model?: string }): Promise<void> {
+    if (change.permissionMode !== undefined) await this.deps.projects.setSetting(projectName, 'claude.permissionMode', change.permissionMode);
+    if (change.model !== undefined) await this.deps.projects.setSetting(projectName, 'claude.model', change.model);
+    const agent = this.chats.get(projectName)?.agent;
+    if (!agent?.alive) return;
+    if (change.permissionMode !== undefined) await agent.setPermissionMode(change.permissionMode);
+    if (change.model !== undefined) await agent.setModel(change.model === '' ? null : change.model);
+  }
+
+  /**
+   * Puts a message in the project's queue: it is sent once the turns before
+   * it have ended. Throws (before anything is queued) for a message the agent
+   * cannot take, and with `wait: false` while the project is busy; `done`
+   * rejects when the project does not exist or is over its spending cap, or
+   * the message was taken back.
+   */
+  enqueue(projectName: string, message: string, options: SendOptions = {}): { id: string; done: Promise<TurnSummary> } {
+    if (message.trim() === '') throw new BerthError('the message is empty');
+    // Refused where it enters: a message the agent cannot take starts no turn and writes nothing.
+    this.deps.adapter.checkMessage(message);
+    if (this.closing) throw new BerthError('berth is stopping: the message was not sent');
+    const chat = this.chatOf(projectName);
+    if (options.wait === false && (chat.pumping || chat.queue.length > 0)) {
+      throw new BerthError(`a turn is running in ${projectName}: wait for it (without --no-wait the message is queued), or cancel it`);
+    }
+    const id = randomBytes(4).toString('hex');
+    let resolve!: (summary: TurnSummary) => void;
+    let reject!: (error: unknown) => void;
+    const done = new Promise<TurnSummary>((ok, fail) => ((resolve = ok), (reject = fail)));
+    chat.queue.push({ id, text: message, since: new Date().toISOString(), options, resolve, reject });
+    const onAbort = (): void => {
+      if (!this.withdraw(projectName, id)) this.cancel(projectName);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    void done.then(
+      () => options.signal?.removeEventListener('abort', onAbort),
+      () => options.signal?.removeEventListener('abort', onAbort),
+    );
+    this.publishQueue(projectName);
+    this.pump(projectName);
+    return { id, done };
+  }
+
+  /** Runs one turn, after those queued before it; see enqueue(). */
+  send(projectName: string, message: string, options: SendOptions = {}): Promise<TurnSummary> {
+    if (options.signal?.aborted) return Promise.reject(new BerthError('cancelled before the message was sent'));
+    try {
+      return this.enqueue(projectName, message, options).done;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Where a queued message stands: 1 is next; 0 when it was sent (or never queued). */
+  queuePosition(projectName: string, id: string): number {
+    return (this.chats.get(projectName)?.queue.findIndex((queued) => queued.id === id) ?? -1) + 1;
+  }
+
+  /** Takes a queued message back before it is sent; false when it is not in the queue (any more). */
+  withdraw(projectName: string, id: string): boolean {
+    const chat = this.chats.get(projectName);
+    const index = chat?.queue.findIndex((queued) => queued.id === id) ?? -1;
+    if (!chat || index === -1) return false;
+    const [queued] = chat.queue.splice(index, 1);
+    queued!.reject(new BerthError(`the message to ${projectName} was taken back before it was sent`));
+    this.publishQueue(projectName);
+    return true;
+  }
+
+  private chatOf(projectName: string): ProjectChat {
+    let chat = this.chats.get(projectName);
+    if (!chat) this.chats.set(projectName, (chat = { queue: [], viaProxy: false, idleMs: DEFAULT_SESSION_IDLE_MS }));
+    return chat;
+  }
+
+  private pump(projectName: string): void {
+    const chat = this.chatOf(projectName);
+    if (chat.pumping) return;
+    clearTimeout(chat.idleTimer);
+    chat.pumping = (async () => {
+      for (let next = chat.queue.shift(); next; next = chat.queue.shift()) {
+        this.publishQueue(projectName);
+        try {
+          next.resolve(await this.runTurn(projectName, chat, next));
+        } catch (error) {
+          next.reject(error);
+        }
+      }
+    })().finally(() => {
+      chat.pumping = undefined;
+      this.scheduleIdle(projectName, chat);
+    });
+  }
+
+  /** A live agent that no turn used for chat.sessionIdle is ended; the next message resumes its conversation. */
+  private scheduleIdle(projectName: string, chat: ProjectChat): void {
+    clearTimeout(chat.idleTimer);
+    if (!chat.agent?.alive || this.closing) return;
+    chat.idleTimer = setTimeout(() => {
+      if (!chat.pumping) void this.endAgent(projectName);
+    }, chat.idleMs);
+    chat.idleTimer.unref();
+  }
+
+  private async endAgent(projectName: string): Promise<void> {
+    const chat = this.chats.get(projectName);
+    const agent = chat?.agent;
+    if (!chat || !agent) return;
+    clearTimeout(chat.idleTimer);
+    chat.agent = undefined;
+    await agent.end();
   }
 
   private async forgetSession(projectName: string, reason: string): Promise<void> {
@@ -180,95 +365,78 @@ export class ChatService {
     await this.audit(projectName, 'chat-reset', reason, sessionId ? { session: sessionId } : {});
   }
 
-  /**
-   * Runs one turn. Throws (before any event) only when the project does not
-   * exist, the message is empty, a turn of the project runs already or its
-   * transcript folder cannot be made; every later failure is an `error` event
-   * and an `error` outcome. An onEvent that throws is rethrown once the turn
-   * has ended and been recorded.
-   */
-  async send(projectName: string, message: string, options: SendOptions = {}): Promise<TurnSummary> {
-    if (message.trim() === '') throw new BerthError('the message is empty');
-    // Refused where it enters: a message the CLI cannot take starts no turn and writes nothing.
-    this.deps.adapter.checkMessage(message);
-    if (this.running(projectName)) throw new BerthError(`a turn is running in ${projectName} already: wait for it or cancel it`);
+  private async runTurn(projectName: string, chat: ProjectChat, queued: Queued): Promise<TurnSummary> {
+    const { options } = queued;
     const controller = new AbortController();
-    const abort = (): void => controller.abort();
-    options.signal?.addEventListener('abort', abort, { once: true });
-    if (options.signal?.aborted) controller.abort();
-    const ended = this.start(projectName, message, controller.signal, options);
-    // Taken before the first await, so two sends at once cannot both start.
-    this.turns.set(projectName, { controller, ended: ended.catch(() => undefined) });
+    const onAbort = (): void => controller.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      return await ended;
-    } finally {
-      options.signal?.removeEventListener('abort', abort);
-      this.turns.delete(projectName);
-    }
-  }
-
-  private async start(projectName: string, message: string, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
-    await this.deps.projects.require(projectName);
-    // One turn of a project at a time, in every berth process: the conversation must not fork.
-    const claim = await this.deps.runtime.claims().take(projectName, 'turn', {
-      ...(options.wait !== undefined && { wait: options.wait }),
-      ...(options.onWait && { onWait: options.onWait }),
-      signal,
-    });
-    try {
-      if (options.newConversation) await this.forgetSession(projectName, 'new conversation (--new)');
-      // Read after the wait: the turn before may have started the conversation this one continues.
+      await this.deps.projects.require(projectName);
+      // What a dead berth left is ended, and its turn recorded, before this turn is: or it is refused, writing nothing.
+      if (!chat.agent?.alive) await this.deps.runtime.claims().recoverFor(projectName, true);
+      if (options.newConversation) {
+        await this.endAgent(projectName);
+        await this.forgetSession(projectName, 'new conversation (--new)');
+      }
+      // Read now: the turn before may have started the conversation this one continues.
       const project = await this.deps.projects.require(projectName);
       // Over its daily cap, a project's next turn is refused before anything is written.
       const refusal = await this.overCap(projectName);
       if (refusal) throw new BerthError(refusal.replace(/^berth: /, ''));
       const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
-      const turn = new Turn(project, message, transcript, signal, claim, (entry) => this.publish(projectName, entry, options));
+      const turn = new Turn(project, queued.text, transcript, (entry) => this.publish(projectName, entry, options));
+      chat.current = { turn, controller };
       try {
-        await claim.setTurn(turn.number);
-        return await this.run(turn);
+        return await this.run(turn, chat, controller.signal, options);
       } finally {
+        chat.current = undefined;
         transcript.close();
       }
     } finally {
-      await claim.release().catch(() => undefined);
+      options.signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private async run(turn: Turn): Promise<TurnSummary> {
-    const { project, signal } = turn;
+  private async run(turn: Turn, chat: ProjectChat, signal: AbortSignal, options: SendOptions): Promise<TurnSummary> {
+    const { project } = turn;
     turn.emit({ type: 'user', text: turn.message });
     await this.audit(project.name, 'turn-start', `turn ${turn.number} started`, { turn: turn.number });
 
     let settings: Settings | undefined;
-    let exec: ExecOutcome | undefined;
+    let ending: TurnEnding | undefined;
     let snapshot: WorkspaceSnapshot | undefined;
+    const stop = (): void => void (turn.stoppedBy ??= 'cancel');
+    signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) stop();
     try {
       settings = settingsForProject(this.deps.settings().load(), project.settings);
+      chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
       if (project.mode === 'container' && !signal.aborted) await this.startContainer(turn);
       snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
         turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
         return undefined;
       });
-      exec = await this.runAgent(turn, settings);
+      if (!signal.aborted) ending = await this.agentTurn(turn, chat, settings, signal, options);
     } catch (error) {
       turn.emit({ type: 'error', message: messageOf(error) });
+    } finally {
+      signal.removeEventListener('abort', stop);
     }
 
     const changedFiles = snapshot ? await this.changedFiles(turn, snapshot) : [];
-    let outcome = outcomeOf(turn, exec, signal);
+    let outcome = outcomeOf(turn, ending);
     if (outcome === 'timeout') {
-      // Said even when the CLI's stream said it too: this names the limit and the setting that moves it.
+      // Said even when the agent said it too: this names the limit and the setting that moves it.
       const limit = settings ? String(settings['chat.turnTimeout']) : 'its time limit';
       turn.emit({ type: 'error', message: `the turn took longer than ${limit} (chat.turnTimeout) and was stopped` });
       turn.firstError = turn.lastError;
     } else if (outcome === 'error' && !turn.sawError) {
-      turn.emit({ type: 'error', message: crashMessage(exec, turn.stderr) });
+      turn.emit({ type: 'error', message: crashMessage(ending) });
     }
 
     const sessionId = turn.sessionId ?? turn.resumedSession ?? null;
     // A turn whose record was not kept (session, usage, transcript) is not a success: the next one would not know it.
-    const saved = (await this.saveTurn(turn, sessionId, exec)) && !turn.transcriptFailed;
+    const saved = (await this.saveTurn(turn, chat, sessionId)) && !turn.transcriptFailed;
     if (!saved && outcome === 'success') outcome = 'error';
     turn.emit({ type: 'turn_end', outcome, sessionId });
     await this.audit(project.name, 'turn-end', `turn ${turn.number} ${outcome}`, {
@@ -298,76 +466,151 @@ export class ChatService {
   }
 
   /**
-   * Runs the agent CLI for the turn. When it no longer knows the conversation
-   * the turn continues (its session store was lost: a new container home, say),
-   * the turn starts a new conversation, says so, and keeps the old transcript.
+   * The agent's part of a turn: the message sent to the project's live agent
+   * (started if needed), until its result, or its exit. When the agent no
+   * longer knows the conversation the turn continues (its session store was
+   * lost: a new container home, say), the turn starts a new conversation,
+   * says so, and keeps the old transcript.
    */
-  private async runAgent(turn: Turn, settings: Settings): Promise<ExecOutcome> {
-    const exec = await this.runAgentOnce(turn, settings);
-    if (!turn.sessionLost || turn.resumedSession === null || turn.signal.aborted) return exec;
+  private async agentTurn(turn: Turn, chat: ProjectChat, settings: Settings, signal: AbortSignal, options: SendOptions): Promise<TurnEnding> {
+    const ending = await this.agentTurnOnce(turn, chat, settings, signal, options);
+    if (!ending.lostSession || turn.resumedSession === null || signal.aborted) return ending.ending;
     const lost = turn.resumedSession;
     turn.resumedSession = null;
     turn.transcript.leaveSession();
     turn.emit({ type: 'status', text: `the agent no longer knows conversation ${lost}: this turn starts a new one (the old transcript is kept)` });
     await this.forgetSession(turn.project.name, `the agent no longer knows conversation ${lost}`);
-    return this.runAgentOnce(turn, settings);
+    return (await this.agentTurnOnce(turn, chat, settings, signal, options)).ending;
   }
 
-  private async runAgentOnce(turn: Turn, settings: Settings): Promise<ExecOutcome> {
-    const { adapter } = this.deps;
-    const request: AgentTurnRequest = {
-      message: turn.message,
-      sessionId: turn.resumedSession,
-      mode: turn.project.mode,
-      permissionMode: String(settings['claude.permissionMode']),
-      ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
-      ...toolRules('allowedTools', settings['claude.allowedTools']),
-      ...toolRules('disallowedTools', settings['claude.disallowedTools']),
+  private async agentTurnOnce(
+    turn: Turn,
+    chat: ProjectChat,
+    settings: Settings,
+    signal: AbortSignal,
+    options: SendOptions,
+  ): Promise<{ ending: TurnEnding; lostSession: boolean }> {
+    const agent = await this.liveAgent(turn, chat, settings, signal, options);
+    turn.viaProxy = chat.viaProxy;
+    await agent.claim.setTurn(turn.number);
+    let killTimer: NodeJS.Timeout | undefined;
+    const stopTurn = (reason: 'cancel' | 'timeout'): void => {
+      turn.stoppedBy ??= reason;
+      // Interrupted, the agent ends the turn and stays for the next; one that does not answer goes.
+      killTimer ??= setTimeout(() => void agent.terminate(), INTERRUPT_GRACE_MS);
+      agent.interrupt().catch(() => void agent.terminate());
     };
-    const argv = adapter.commandLine(request);
-    const { credentials, viaProxy } = await this.agentCredentials(turn.project, settings);
-    turn.viaProxy = viaProxy;
-    const lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(turn.project, credentials.baseUrl);
-    const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
-    const parser = adapter.createParser();
-    turn.stderr = '';
-    let exec: ExecOutcome;
+    const onAbort = (): void => stopTurn('cancel');
+    const timer = setTimeout(() => stopTurn('timeout'), settingMs(settings, 'chat.turnTimeout')!);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      exec = await this.deps.runtime.exec(
-        turn.project.name,
-        {
-          argv,
-          env,
-          timeoutMs: settingMs(settings, 'chat.turnTimeout')!,
-          signal: turn.signal,
-          onStdout: (chunk) => turn.guard(() => parser.push(chunk).forEach((event) => this.agentEvent(turn, event))),
-          onStderr: (chunk) => turn.addStderr(chunk),
-        },
-        turn.claim,
-      );
+      try {
+        agent.send(turn.message);
+      } catch (error) {
+        // Exited before it took the message: its exit, next, says why; anything else is this turn's error.
+        if (agent.alive) throw error;
+      }
+      const exited = agent.exited.then((exit): { exit: AgentExit } => ({ exit }));
+      const first = await Promise.race([turn.agentDone.then((ending) => ({ ending })), exited]);
+      if ('ending' in first) return { ending: first.ending, lostSession: false };
+      const { exit } = first;
+      // The agent's own guess at a killed process ("perhaps out of memory") gives way to what the engine knows.
+      const containerGone = await this.containerGone(turn, exit);
+      for (const event of exit.ending) if (!(containerGone && event.type === 'error')) this.turnEvent(turn, event);
+      const ending: TurnEnding = { by: 'exit', exitCode: exit.outcome?.exitCode ?? null, stderr: exit.stderr };
+      if (containerGone) turn.emit({ type: 'error', message: containerGone });
+      // How the agent ended is said once, whatever it printed before.
+      else if (exit.error === undefined && !exit.unknownSession && turn.stoppedBy === undefined && !saysHowItEnded(exit)) {
+        turn.emit({ type: 'error', message: crashMessage(ending) });
+      }
+      if (exit.error !== undefined) turn.emit({ type: 'error', message: messageOf(exit.error) });
+      return { ending, lostSession: exit.unknownSession };
     } finally {
-      await lease?.close();
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      signal.removeEventListener('abort', onAbort);
+      if (agent.alive) await agent.claim.setTurn(null).catch(() => undefined);
     }
-    // The CLI's own guess at a killed process ("perhaps out of memory") gives way to what the engine knows.
-    const containerGone = await this.containerGone(turn, exec);
-    const ending = parser.end({ exitCode: exec.exitCode, stderr: turn.stderr, cancelled: exec.cancelled, timedOut: exec.timedOut });
-    ending.filter((event) => !(containerGone && event.type === 'error')).forEach((event) => this.agentEvent(turn, event));
-    if (containerGone) turn.emit({ type: 'error', message: containerGone });
-    turn.sessionLost = parser.unknownSession();
-    turn.sessionId ??= parser.sessionId();
-    return exec;
   }
 
   /**
-   * Why a container turn's CLI was killed, when the engine knows: the kernel
-   * killed it for want of memory, or its container was stopped or removed
-   * under it. The engine may take a moment to tell a dying container from a
-   * running one (and `docker rm -f` stops it before it removes it), so it is
-   * watched for a second.
+   * The project's live agent, started when it has none, or when what it was
+   * started with no longer holds (the mode, the tool rules); a changed
+   * permission mode or model is applied to it as it runs.
    */
-  private async containerGone(turn: Turn, exec: ExecOutcome): Promise<string | undefined> {
-    const killed = exec.exitCode === null || exec.exitCode === 137 || exec.exitCode === 143;
-    if (turn.project.mode !== 'container' || exec.cancelled || exec.timedOut || !killed) return undefined;
+  private async liveAgent(turn: Turn, chat: ProjectChat, settings: Settings, signal: AbortSignal, options: SendOptions): Promise<AgentProcess> {
+    const wanted = sessionRequest(turn, settings);
+    const running = chat.agent?.alive ? chat.agent : undefined;
+    if (running) {
+      if (sameStart(running.request, wanted)) {
+        if (running.request.permissionMode !== wanted.permissionMode) await running.setPermissionMode(wanted.permissionMode);
+        if ((running.request.model ?? '') !== (wanted.model ?? '')) await running.setModel(wanted.model ?? null);
+        running.request = { ...running.request, permissionMode: wanted.permissionMode, ...(wanted.model !== undefined ? { model: wanted.model } : {}) };
+        return running;
+      }
+      turn.emit({ type: 'status', text: 'the agent restarts: its mode or tool rules changed' });
+      await this.endAgent(turn.project.name);
+    }
+    chat.starting ??= this.startAgent(turn, chat, settings, wanted, signal, options).finally(() => (chat.starting = undefined));
+    return chat.starting;
+  }
+
+  private async startAgent(
+    turn: Turn,
+    chat: ProjectChat,
+    settings: Settings,
+    request: AgentSessionRequest,
+    signal: AbortSignal,
+    options: SendOptions,
+  ): Promise<AgentProcess> {
+    const { project } = turn;
+    // One agent of a project at a time, in every berth process: the conversation must not fork.
+    const claim = await this.deps.runtime.claims().take(project.name, 'session', { signal, ...(options.onWait && { onWait: options.onWait }) });
+    let lease: UrlLease | undefined;
+    try {
+      const { credentials, viaProxy } = await this.agentCredentials(project, settings);
+      lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(project, credentials.baseUrl);
+      const { adapter } = this.deps;
+      const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
+      const agent = await AgentProcess.start({
+        runtime: this.deps.runtime,
+        adapter,
+        project,
+        request,
+        env,
+        claim,
+        ...(lease && { lease }),
+        onEvent: (event) => {
+          const current = chat.current?.turn;
+          if (current) this.turnEvent(current, event);
+        },
+      });
+      chat.agent = agent;
+      chat.viaProxy = viaProxy;
+      chat.released = agent.exited.then(async () => {
+        if (chat.agent === agent) chat.agent = undefined;
+        clearTimeout(chat.idleTimer);
+        await claim.release().catch(() => undefined);
+      });
+      return agent;
+    } catch (error) {
+      await lease?.close().catch(() => undefined);
+      await claim.release().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Why a container turn's agent was killed, when the engine knows: the
+   * kernel killed it for want of memory, or its container was stopped or
+   * removed under it. The engine may take a moment to tell a dying container
+   * from a running one (and `docker rm -f` stops it before it removes it), so
+   * it is watched for a second.
+   */
+  private async containerGone(turn: Turn, exit: AgentExit): Promise<string | undefined> {
+    const outcome = exit.outcome;
+    const killed = outcome !== undefined && (outcome.exitCode === null || outcome.exitCode === 137 || outcome.exitCode === 143);
+    if (turn.project.mode !== 'container' || turn.stoppedBy !== undefined || outcome?.cancelled || !killed) return undefined;
     const { runtime } = this.deps;
     // null: the engine did not answer, and so does not know.
     const look = () => runtime.container(turn.project.name).catch(() => null);
@@ -389,8 +632,9 @@ export class ChatService {
     return 'the container was stopped during the turn';
   }
 
-  private agentEvent(turn: Turn, event: ChatEvent): void {
-    // The CLI's own turn_end would end the turn twice: berth writes the one that ends it.
+  /** An event of the agent's stream, for the running turn. */
+  private turnEvent(turn: Turn, event: ChatEvent): void {
+    // The agent's own turn_end would end the turn twice: berth writes the one that ends it.
     if (event.type === 'turn_end' || event.type === 'user') return;
     turn.emit(event);
     if (event.type === 'session' && event.sessionId !== turn.sessionId) {
@@ -402,6 +646,7 @@ export class ChatService {
       const { durationMs, turns, tokensIn, tokensOut, costUsd } = event;
       turn.usage = { durationMs, turns, tokensIn, tokensOut, costUsd };
       turn.resultOk = event.ok;
+      turn.end({ by: 'result' });
     }
   }
 
@@ -417,17 +662,17 @@ export class ChatService {
   }
 
   /** Session, usage and last activity, kept with the project. */
-  private async saveTurn(turn: Turn, sessionId: string | null, exec: ExecOutcome | undefined): Promise<boolean> {
+  private async saveTurn(turn: Turn, chat: ProjectChat, sessionId: string | null): Promise<boolean> {
     try {
       await turn.settled();
-      const usage = turn.usage ?? (exec && { durationMs: exec.durationMs, turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 });
-      // Through the credential proxy the spend was counted request by request; otherwise the CLI's own figure counts.
-      if (!turn.viaProxy && turn.usage) await this.ledger.add(turn.project.name, turn.usage.costUsd);
+      const usage = turn.usage ?? { durationMs: Date.now() - turn.startedAt.getTime(), turns: 0, tokensIn: 0, tokensOut: 0, costUsd: 0 };
+      // Through the credential proxy the spend was counted request by request; otherwise the agent's own figure counts.
+      if (!chat.viaProxy && turn.usage) await this.ledger.add(turn.project.name, turn.usage.costUsd);
       // Added under the registry's lock: another berth may have added a turn meanwhile.
       await this.deps.projects.record(turn.project.name, (current) => ({
         lastActive: new Date().toISOString(),
         sessionId,
-        ...(usage && { usage: addUsage(current.usage ?? NO_USAGE, usage) }),
+        usage: addUsage(current.usage ?? NO_USAGE, usage),
       }));
       return true;
     } catch (error) {
@@ -506,111 +751,45 @@ export class ChatService {
       }
     }
   }
-}
 
-/** The state of one running turn. */
-class Turn {
-  sessionId: string | null = null;
-  /** The conversation the turn continues; null for a new one. */
-  resumedSession: string | null;
-  /** The CLI did not know resumedSession. */
-  sessionLost = false;
-  readonly startedAt = new Date();
-  usage: TurnUsage | null = null;
-  /** Whether the CLI reported the turn a success; null until it reports. */
-  resultOk: boolean | null = null;
-  firstError: string | null = null;
-  lastError: string | null = null;
-  sawError = false;
-  stderr = '';
-  /** The agent reached the model through the credential proxy, which counted the spend. */
-  viaProxy = false;
-  private readonly pending: Array<Promise<unknown>> = [];
-  private listenerError: unknown;
-  private trackedError: unknown;
-  transcriptFailed = false;
-
-  constructor(
-    readonly project: Project,
-    readonly message: string,
-    readonly transcript: TurnTranscript,
-    readonly signal: AbortSignal,
-    /** The project's turn claim, which the turn's processes carry the marker of. */
-    readonly claim: HeldClaim,
-    private readonly deliver: (entry: TranscriptEntry) => void,
-  ) {
-    this.resumedSession = project.sessionId ?? null;
-  }
-
-  get number(): number {
-    return this.transcript.turn;
-  }
-
-  /** Writes the event to the transcript, then hands it to the listeners. */
-  emit(event: ChatEvent): void {
-    if (event.type === 'error' || (event.type === 'result' && !event.ok)) {
-      this.sawError = true;
-      this.lastError = event.type === 'error' ? event.message : (event.error ?? 'the agent reported a failure');
-      this.firstError ??= this.lastError;
-    }
-    let entry: TranscriptEntry;
-    try {
-      entry = this.transcript.append(event);
-    } catch (error) {
-      entry = { ...event, time: new Date().toISOString(), turn: this.number } as TranscriptEntry;
-      if (!this.transcriptFailed) {
-        this.transcriptFailed = true;
-        this.emit({ type: 'status', text: `the transcript could not be written (${messageOf(error)}): this turn is not kept` });
+  private publishQueue(project: string): void {
+    const queued = (this.chats.get(project)?.queue ?? []).map(publicQueued);
+    for (const listener of this.queueListeners) {
+      try {
+        listener(project, queued);
+      } catch {
+        // As publish(): the queue goes on.
       }
     }
-    try {
-      this.deliver(entry);
-    } catch (error) {
-      this.listenerError ??= error;
-    }
-  }
-
-  /** Runs code called from a stream callback, where a throw would crash berth. */
-  guard(work: () => void): void {
-    try {
-      work();
-    } catch (error) {
-      this.emit({ type: 'error', message: `berth could not read the agent's output: ${messageOf(error)}` });
-    }
-  }
-
-  addStderr(chunk: string): void {
-    this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL_CHARS);
-  }
-
-  /** Work the turn waits for before it ends; a failure is kept for then (unhandled meanwhile, it would end berth). */
-  track(work: Promise<unknown>): void {
-    this.pending.push(work.then(() => undefined, (error: unknown) => void (this.trackedError ??= error)));
-  }
-
-  async settled(): Promise<void> {
-    await Promise.all(this.pending);
-    if (this.trackedError !== undefined) throw this.trackedError;
-  }
-
-  /** The caller's onEvent threw: the turn was finished and recorded first, then the caller hears of it. */
-  rethrowListenerError(): void {
-    if (this.listenerError !== undefined) throw this.listenerError;
   }
 }
 
-function outcomeOf(turn: Turn, exec: ExecOutcome | undefined, signal: AbortSignal): TurnOutcome {
-  if (exec?.cancelled || (signal.aborted && exec === undefined)) return 'cancelled';
-  if (exec?.timedOut) return 'timeout';
-  if (exec === undefined) return 'error';
-  // The CLI's word and its exit code decide; a line berth could not read does not fail a turn the CLI finished.
-  return exec.exitCode === 0 && turn.resultOk === true ? 'success' : 'error';
+/** Whether the agent's own last words name how its process ended (its exit code, or that it was killed). */
+function saysHowItEnded(exit: AgentExit): boolean {
+  const code = exit.outcome?.exitCode;
+  return exit.ending.some((event) => event.type === 'error' && (code === null || code === undefined ? /killed/.test(event.message) : event.message.includes(`code ${code}`)));
 }
 
-function crashMessage(exec: ExecOutcome | undefined, stderr: string): string {
-  const lastLine = stderr.trim().split('\n').at(-1)?.trim() ?? '';
-  const how = exec?.exitCode === null || exec === undefined ? 'was killed' : `exited with code ${exec.exitCode}`;
-  return `the agent ${how} without finishing the turn${lastLine ? `: ${lastLine}` : ''}`;
+function publicQueued({ id, text, since }: Queued): QueuedMessage {
+  return { id, text, since };
+}
+
+/** What the project's agent is started with, from the turn's project and settings. */
+function sessionRequest(turn: Turn, settings: Settings): AgentSessionRequest {
+  return {
+    sessionId: turn.resumedSession,
+    mode: turn.project.mode,
+    permissionMode: String(settings['claude.permissionMode']),
+    ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
+    ...toolRules('allowedTools', settings['claude.allowedTools']),
+    ...toolRules('disallowedTools', settings['claude.disallowedTools']),
+  };
+}
+
+/** Whether a running agent can take the turn as it is: what only a restart changes is the same. */
+function sameStart(running: AgentSessionRequest, wanted: AgentSessionRequest): boolean {
+  const fixed = (request: AgentSessionRequest) => JSON.stringify([request.mode, request.allowedTools ?? [], request.disallowedTools ?? []]);
+  return fixed(running) === fixed(wanted);
 }
 
 function agentSwitches(env: NodeJS.ProcessEnv): Record<string, string> {
@@ -645,7 +824,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 
 /** A rules setting as the adapter's request field; nothing when the setting is empty. */
-function toolRules(field: 'allowedTools' | 'disallowedTools', value: SettingValue): Partial<AgentTurnRequest> {
+function toolRules(field: 'allowedTools' | 'disallowedTools', value: SettingValue): Partial<AgentSessionRequest> {
   const rules = splitToolRules(String(value));
   return rules.length > 0 ? { [field]: rules } : {};
 }

@@ -8,6 +8,10 @@ import type { ObservedContainer } from '../domain/container.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
 import type { Project } from '../domain/project.js';
 import type { ProjectStats } from './stats-sampler.js';
+import type { QueuedMessage } from '../daemon/protocol.js';
+import type { NetworkView } from './control-center.js';
+import type { IsolationMode } from '../domain/project.js';
+import type { Settings } from '../domain/settings.js';
 
 /** The host berth runs on, sampled with systeminformation. */
 export interface HostStats {
@@ -80,6 +84,10 @@ export interface ConversationView {
   project: string;
   loaded: boolean;
   entries: readonly TranscriptEntry[];
+  /** The text the model is writing now, as it streams (not an entry yet). */
+  streaming?: string;
+  /** Messages waiting for the running turn to end, the next first. */
+  queued?: readonly QueuedMessage[];
 }
 
 export interface ControlCenterSnapshot {
@@ -90,4 +98,39 @@ export interface ControlCenterSnapshot {
   /** The latest message for the status line. */
   status?: StatusMessage;
   conversations: ReadonlyMap<string, ConversationView>;
+}
+
+/**
+ * What the screens ask of the control center: its snapshots and its actions.
+ * The TUI's is a client of the daemon (client/remote-control-center); the
+ * daemon's own ControlCenterService has the same face, for tests of the screens.
+ * Actions never throw: what fails goes to the status line.
+ */
+export interface ControlCenter {
+  subscribe(listener: (snapshot: ControlCenterSnapshot) => void): () => void;
+  snapshot(): ControlCenterSnapshot;
+  settings(): Settings;
+  notify(text: string, level?: StatusMessage['level']): void;
+  startOrStop(name: string): Promise<void>;
+  restart(name: string): Promise<void>;
+  refresh(name: string): Promise<void>;
+  removeContainer(name: string): Promise<void>;
+  toggleMode(name: string): Promise<void>;
+  buildImage(): Promise<void>;
+  addProject(values: { name: string; path: string; mode: IsolationMode }): Promise<string | undefined>;
+  network(name: string): Promise<NetworkView>;
+  editNetwork(name: string, verb: 'allow' | 'deny', host: string): Promise<string | undefined>;
+  openConversation(name: string): void;
+  send(name: string, message: string): void;
+  /** Takes back the last message queued in the project; false when none waits. */
+  withdrawLast(name: string): boolean;
+  newConversation(name: string): Promise<void>;
+  cancel(name: string): boolean;
+  /** Whether quitting this screen would cancel running turns (not when a daemon runs them). */
+  anyTurnRunning(): boolean;
+  /** Quitting: stops what this screen itself runs. */
+  cancelAllTurns(): Promise<void>;
+  followLogs(name: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void>;
+  shell(name: string): Promise<number>;
+  close(): Promise<void>;
 }

@@ -9,6 +9,7 @@
 import { messageOf } from '../domain/errors.js';
 import { spawn } from 'node:child_process';
 import type { TranscriptEntry } from '../domain/chat.js';
+import type { QueuedMessage } from '../daemon/protocol.js';
 import { describeAbandoned, describeClaim, type WorkClaim } from '../domain/work.js';
 import { projectState } from '../domain/lifecycle.js';
 import type { IsolationMode, Project } from '../domain/project.js';
@@ -16,6 +17,7 @@ import type { Settings } from '../domain/settings.js';
 import type { ChatService } from './chat-service.js';
 import type { BerthContext } from './context.js';
 import type {
+  ControlCenter,
   ControlCenterSnapshot,
   ConversationView,
   EngineState,
@@ -63,7 +65,7 @@ export interface ControlCenterOptions {
 
 type Listener = (snapshot: ControlCenterSnapshot) => void;
 
-export class ControlCenterService {
+export class ControlCenterService implements ControlCenter {
   private readonly context: BerthContext;
   private readonly engineFlag: string | undefined;
   private readonly listeners = new Set<Listener>();
@@ -139,6 +141,7 @@ export class ControlCenterService {
       .catch((error: unknown) => this.notify(messageOf(error), 'error'));
     this.chat = await this.context.chat({ engine: this.engineFlag });
     this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
+    this.unsubscribers.push(this.chat.subscribeQueue((project, queued) => this.onQueue(project, queued)));
     this.unsubscribers.push(this.host.subscribe((stats) => {
       this.hostStats = stats;
       this.schedulePublish();
@@ -168,6 +171,18 @@ export class ControlCenterService {
 
   snapshot(): ControlCenterSnapshot {
     return this.current;
+  }
+
+  /** The chat service, once start() has loaded it (the daemon serves it). */
+  async chatService(): Promise<ChatService> {
+    await this.start();
+    if (!this.chat) throw new Error('the chat service did not start');
+    return this.chat;
+  }
+
+  /** The berth home this service works in. */
+  home(): string {
+    return this.context.paths.home;
   }
 
   /** The keymap remappings and other settings the screen reads once. */
@@ -243,6 +258,8 @@ export class ControlCenterService {
     }
     const mode: IsolationMode = view.project.mode === 'workspace' ? 'container' : 'workspace';
     await this.attempt(async () => {
+      // The live agent runs where the old mode put it: the next message starts one in the new place.
+      await this.chat?.endSession(name);
       await this.context.projects.setMode(name, mode);
       await this.reloadProjects();
       if (mode === 'container') this.startEngine();
@@ -318,17 +335,26 @@ export class ControlCenterService {
       void this.start().then(() => this.send(name, message), () => undefined);
       return;
     }
-    if (chat.running(name)) {
-      this.notify(`a turn is running in ${name}: wait for it, or Esc cancels it`, 'error');
-      return;
-    }
-    this.turns.set(name, { running: true, cancelling: false, startedAt: Date.now() });
+    const queuedBehind = chat.running(name);
+    if (!queuedBehind) this.turns.set(name, { running: true, cancelling: false, startedAt: Date.now() });
     this.schedulePublish();
     const onWait = (holder: WorkClaim) => this.notify(`${describeClaim(holder)} is running in ${name}: this message waits for it to end (Esc cancels)`);
-    chat.send(name, message, { onWait }).catch((error: unknown) => {
-      this.turns.delete(name);
+    try {
+      const { done } = chat.enqueue(name, message, { onWait });
+      if (queuedBehind) this.notify(`${name}: the message is queued; it is sent once the running turn ends`);
+      done.catch((error: unknown) => {
+        if (!chat.running(name)) this.turns.delete(name);
+        this.notify(messageOf(error), 'error');
+      });
+    } catch (error) {
+      if (!queuedBehind) this.turns.delete(name);
       this.notify(messageOf(error), 'error');
-    });
+    }
+  }
+
+  withdrawLast(name: string): boolean {
+    const last = this.chat?.sessionStatuses().find((session) => session.project === name)?.queued.at(-1);
+    return last !== undefined && this.chat!.withdraw(name, last.id);
   }
 
   /** The project's next message starts a new conversation; the old transcript stays. */
@@ -526,15 +552,29 @@ export class ControlCenterService {
   }
 
   private onChatEntry(project: string, entry: TranscriptEntry): void {
+    const conversation = this.conversations.get(project);
+    if (entry.type === 'text_delta') {
+      // Live only: drawn as it grows, until the whole text comes.
+      if (conversation) this.conversations.set(project, { ...conversation, streaming: (conversation.streaming ?? '') + entry.text });
+      this.schedulePublish();
+      return;
+    }
     const pending = this.pendingEntries.get(project);
     if (pending) pending.push(entry);
-    else {
-      const conversation = this.conversations.get(project);
-      if (conversation) this.conversations.set(project, { ...conversation, entries: [...conversation.entries, entry] });
+    else if (conversation) {
+      const { streaming: _streaming, ...rest } = conversation;
+      const keep = entry.type === 'text' || entry.type === 'turn_end' ? {} : conversation.streaming !== undefined ? { streaming: conversation.streaming } : {};
+      this.conversations.set(project, { ...rest, ...keep, entries: [...conversation.entries, entry] });
     }
     const turn = this.turns.get(project) ?? { running: true, cancelling: false, startedAt: Date.now() };
     this.turns.set(project, turnAfter(turn, entry));
     if (entry.type === 'turn_end') void this.reloadProjects().catch(() => undefined);
+    this.schedulePublish();
+  }
+
+  private onQueue(project: string, queued: QueuedMessage[]): void {
+    const conversation = this.conversations.get(project);
+    if (conversation) this.conversations.set(project, { ...conversation, queued });
     this.schedulePublish();
   }
 

@@ -8,7 +8,7 @@ import type { ContainerFacts, PolicyLimits, PolicySnapshot, ProjectFacts } from 
 import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
 import { diskUsage } from './host-stats.js';
-import { isWorkClaim } from '../domain/work.js';
+import { isWorkClaim, keepsBusy } from '../domain/work.js';
 import { isAlive } from './work-claims.js';
 import type { StatsSnapshot } from './stats-sampler.js';
 
@@ -77,7 +77,7 @@ function containerFacts(container: ObservedContainer, input: FactsInput, project
 
 /** A turn, exec or shell of a berth process that still runs (a crashed one leaves a claim that does not count). */
 function busyElsewhere(project: Project): boolean {
-  return (project.work ?? []).some((claim) => isWorkClaim(claim) && isAlive(claim));
+  return (project.work ?? []).some((claim) => isWorkClaim(claim) && keepsBusy(claim) && isAlive(claim));
 }
 
 /** How full the filesystem holding each path is; paths that cannot be read are left out. */

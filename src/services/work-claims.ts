@@ -45,8 +45,8 @@ export interface TakeOptions {
 export interface HeldClaim {
   readonly marker: string;
   readonly kind: WorkKind;
-  /** A turn records its number, so that a later berth knows which turn to mark interrupted. */
-  setTurn(turn: number): Promise<void>;
+  /** A turn records its number, so that a later berth knows which turn to mark interrupted; a session clears it between turns. */
+  setTurn(turn: number | null): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -75,15 +75,14 @@ export class WorkClaims {
     const marker = newRunMarker();
     let waitedFor: string | undefined;
     for (;;) {
-      const unrecovered = await this.recover(projectName);
-      const stuck = unrecovered.find((left) => kind === 'turn' || left.claim.kind !== 'turn');
-      if (stuck) throw new BerthError(`${describeAbandoned(stuck.claim)}, left processes in ${projectName} that could not be ended (${stuck.reason}): try again once they can be`);
+      const turnLike = kind === 'turn' || kind === 'session';
+      await this.recoverFor(projectName, turnLike);
       // Looked at without the lock first: waiting turns do not rewrite the registry.
-      const seen = kind === 'turn' ? runningTurn(validClaims(await this.require(projectName))) : undefined;
+      const seen = turnLike ? runningTurn(validClaims(await this.require(projectName))) : undefined;
       const taken = seen ? { holder: seen } : await this.deps.registry.update((projects) => {
         const project = find(projects, projectName);
         // Any turn claim blocks, alive or not: a dead one is recovered first, on the next round.
-        const blocking = kind === 'turn' ? runningTurn(validClaims(project)) : undefined;
+        const blocking = turnLike ? runningTurn(validClaims(project)) : undefined;
         if (blocking) return { holder: blocking };
         const claim: WorkClaim = { kind, marker, owner: owner(), since: new Date().toISOString(), mode: project.mode };
         project.work = [...validClaims(project), claim];
@@ -106,6 +105,16 @@ export class WorkClaims {
         throw new BerthError(`cancelled while waiting for ${describeClaim(taken.holder)} in ${projectName}`);
       }
     }
+  }
+
+  /**
+   * recover(), then refuses (one line) when what a dead process left could
+   * not be ended and is in the way: for a turn, any of it; else its execs and shells.
+   */
+  async recoverFor(projectName: string, turn: boolean): Promise<void> {
+    const unrecovered = await this.recover(projectName);
+    const stuck = unrecovered.find((left) => turn || (left.claim.kind !== 'turn' && left.claim.kind !== 'session'));
+    if (stuck) throw new BerthError(`${describeAbandoned(stuck.claim)}, left processes in ${projectName} that could not be ended (${stuck.reason}): try again once they can be`);
   }
 
   /**
@@ -169,7 +178,7 @@ export class WorkClaims {
   /** Transcript, audit log and usage of an abandoned claim; a turn that recorded its own end is left as it is. */
   private async recordAbandoned(project: Project, claim: WorkClaim): Promise<void> {
     const reason = `${describeAbandoned(claim)}; what it left running was ended`;
-    if (claim.kind === 'turn') {
+    if (claim.kind === 'turn' || claim.kind === 'session') {
       const ended = claim.turn !== undefined && (await this.deps.transcripts.endInterruptedTurn(project.name, claim.turn, `berth was stopped during this turn (${reason})`).catch(() => false));
       if (!ended) return;
       // Counted as a turn; its agent time and tokens are not known.
@@ -180,7 +189,7 @@ export class WorkClaims {
         })
         .catch(() => undefined);
     }
-    const action = claim.kind === 'turn' ? 'turn-end' : `${claim.kind}-end`;
+    const action = claim.kind === 'turn' || (claim.kind === 'session' && claim.turn !== undefined) ? 'turn-end' : `${claim.kind}-end`;
     await this.deps.audit
       .append({ project: project.name, action, reason, outcome: 'interrupted', ...(claim.turn !== undefined && { turn: claim.turn }) })
       .catch(() => undefined);
@@ -190,7 +199,11 @@ export class WorkClaims {
     return {
       marker,
       kind,
-      setTurn: (turn) => this.change(projectName, marker, (own) => void (own.turn = turn)),
+      setTurn: (turn) =>
+        this.change(projectName, marker, (own) => {
+          if (turn === null) delete own.turn;
+          else own.turn = turn;
+        }),
       release: async () => {
         if (!held.has(marker)) return;
         // Forgotten first: should the write fail, the claim is stale to this process, and dropped by the next take.

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import Conf from 'conf';
 import path from 'node:path';
 import { BerthError } from '../domain/errors.js';
@@ -36,6 +37,7 @@ const FILE_NAME = 'settings';
 export class SettingsStore {
   readonly file: string;
   private readonly conf: Conf<Record<string, unknown>>;
+  private cached: { stamp: string; settings: Settings } | undefined;
 
   constructor(dir: string) {
     this.file = path.join(dir, `${FILE_NAME}.json`);
@@ -46,8 +48,17 @@ export class SettingsStore {
     }
   }
 
+  /**
+   * The settings in force. Read afresh only when the file changed (its
+   * modification time, size or inode): a screen asks many times a second,
+   * and another berth process may change the file at any time.
+   */
   load(): Settings {
-    return this.reading(() => checkSettings(this.conf.store));
+    const stamp = fileStamp(this.file);
+    if (this.cached && this.cached.stamp === stamp) return this.cached.settings;
+    const settings = this.reading(() => checkSettings(this.conf.store));
+    this.cached = { stamp, settings };
+    return settings;
   }
 
   get(key: string): SettingValue {
@@ -72,6 +83,7 @@ export class SettingsStore {
    * valid; the one changed need not be, so that a bad value can be repaired.
    */
   private change(key: string, write: () => void): void {
+    this.cached = undefined;
     withFileLockSync(this.file, () => {
       const { [key]: current, ...others } = this.reading(() => flatten(this.conf.store));
       if (current === undefined) checkSettingKey(key);
@@ -103,4 +115,14 @@ export class SettingsStore {
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+/** What tells one version of a file from the next without reading it; '' while it does not exist. */
+function fileStamp(file: string): string {
+  try {
+    const info = statSync(file, { bigint: true });
+    return `${info.ino}:${info.size}:${info.mtimeNs}`;
+  } catch {
+    return '';
+  }
 }

@@ -1,7 +1,7 @@
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Keymap } from '../domain/keys.js';
-import type { ControlCenterService } from '../services/control-center.js';
+import type { ControlCenter } from '../services/control-center-state.js';
 import { ScreenErrorBoundary } from './components/screen-error-boundary.js';
 import { filterProjects } from './filter-projects.js';
 import { useSnapshot } from './hooks/use-snapshot.js';
@@ -15,7 +15,7 @@ import type { UiState } from './ui-state.js';
 export type AppExit = { kind: 'quit' } | { kind: 'shell'; project: string };
 
 export interface AppProps {
-  service: ControlCenterService;
+  service: ControlCenter;
   keymap: Keymap;
   version: string;
   columns: number;
@@ -62,6 +62,7 @@ export function App(props: AppProps) {
       buildImage: () => void service.buildImage(),
       send: (name, message) => service.send(name, message),
       cancel: (name) => service.cancel(name),
+      withdrawLast: (name) => service.withdrawLast(name),
       newConversation: (name) => void service.newConversation(name),
       notify: (text) => service.notify(text),
       network: (name) => service.network(name),
@@ -74,7 +75,7 @@ export function App(props: AppProps) {
           overlay: {
             kind: 'confirm',
             message: `Quit while a turn runs in ${running.join(', ')}?`,
-            detail: 'The turn is cancelled and recorded as cancelled.',
+            detail: 'The turn is cancelled, and recorded so; queued messages are not sent.',
             action: reallyQuit,
           },
         });

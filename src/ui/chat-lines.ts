@@ -3,8 +3,9 @@
  * Pure: the same entries and width always give the same lines, with stable
  * keys so that React keeps the rows it drew already.
  */
-import type { TranscriptEntry } from '../domain/chat.js';
+import type { ChatEvent, TranscriptEntry } from '../domain/chat.js';
 import { formatChatEvent } from '../domain/chat-text.js';
+import { visibleText } from '../domain/visible-text.js';
 import type { Tone } from './theme.js';
 
 export interface ChatLine {
@@ -17,7 +18,7 @@ export interface ChatLine {
 
 type Look = Omit<ChatLine, 'key' | 'text'>;
 
-function lookOf(entry: TranscriptEntry): Look {
+function lookOf(entry: ChatEvent): Look {
   switch (entry.type) {
     case 'user':
       return { bold: true, tone: 'accent' };
@@ -40,17 +41,49 @@ function lookOf(entry: TranscriptEntry): Look {
   }
 }
 
+const usableWidth = (width: number) => Math.max(10, width);
+
+function eventLines(event: ChatEvent, text: string, key: string, width: number): ChatLine[] {
+  const look = lookOf(event);
+  return wrap(text, width).map((line, part) => ({ key: `${key}-${part}`, text: line, ...look }));
+}
+
 export function chatLines(entries: readonly TranscriptEntry[], width: number): ChatLine[] {
   const lines: ChatLine[] = [];
-  const usable = Math.max(10, width);
+  const usable = usableWidth(width);
   entries.forEach((entry, index) => {
     const text = formatChatEvent(entry, usable);
     if (text === undefined) return;
     if (entry.type === 'user' && lines.length > 0) lines.push({ key: `${index}-gap`, text: '' });
-    const look = lookOf(entry);
-    wrap(text, usable).forEach((line, part) => lines.push({ key: `${index}-${part}`, text: line, ...look }));
+    lines.push(...eventLines(entry, text, String(index), usable));
   });
   return lines;
+}
+
+/** Follows the text the model is still writing. */
+export const WRITING_MARK = '▍';
+
+/** The text the model is writing now: drawn as its finished text will be, marked as still being written. */
+export function streamingLines(text: string, width: number): ChatLine[] {
+  const event: ChatEvent = { type: 'text', text };
+  const usable = usableWidth(width);
+  return eventLines(event, `${formatChatEvent(event, usable) ?? ''}${WRITING_MARK}`, 'streaming', usable);
+}
+
+/**
+ * Messages waiting for the running turn, the next first, as at most `rows`
+ * rows of `queued: <first line…>`. When they do not all fit, the last rows
+ * say how many are left out and show the last one: the one a take-back takes.
+ */
+export function queuedLines(queued: readonly { text: string }[], rows: number): string[] {
+  const line = (text: string) => {
+    const [first = '', ...more] = text.split('\n').filter((part) => part.trim() !== '');
+    return `queued: ${visibleText(first.replace(/^ +| +$/g, ''), 'line')}${more.length > 0 ? '…' : ''}`;
+  };
+  if (queued.length <= rows) return queued.map((message) => line(message.text));
+  if (rows < 2) return rows === 1 ? [`queued: ${queued.length} messages`] : [];
+  const head = queued.slice(0, rows - 2).map((message) => line(message.text));
+  return [...head, `queued: … ${queued.length - head.length - 1} more`, line(queued.at(-1)!.text)];
 }
 
 /** Word-wraps text to `width` columns; words longer than a line are cut. */

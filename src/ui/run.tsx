@@ -2,7 +2,7 @@ import { render } from 'ink';
 import { buildKeymap } from '../domain/keys.js';
 import { keyOverrides } from '../domain/settings.js';
 import { visibleText } from '../domain/visible-text.js';
-import type { ControlCenterService } from '../services/control-center.js';
+import type { ControlCenter } from '../services/control-center-state.js';
 import { App, type AppExit } from './app.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { PacedInput } from './paced-input.js';
@@ -30,7 +30,7 @@ function SizedApp(props: SizedAppProps) {
  * unmounting the Ink tree (the state lives in the service and in `memory`),
  * and the tree is mounted again after it.
  */
-export async function runControlCenter(service: ControlCenterService, version: string, stop?: AbortSignal): Promise<void> {
+export async function runControlCenter(service: ControlCenter, version: string, stop?: AbortSignal): Promise<void> {
   const settings = service.settings();
   const keymap = buildKeymap(keyOverrides(settings));
   const theme = createTheme();
@@ -73,7 +73,7 @@ export async function runControlCenter(service: ControlCenterService, version: s
 }
 
 /** The terminal belongs to the shell until it exits; berth then draws again from a clean screen. */
-async function handOver(service: ControlCenterService, project: string): Promise<void> {
+async function handOver(service: ControlCenter, project: string): Promise<void> {
   process.stdout.write(`${BRACKETED_PASTE_OFF}${CLEAR_SCREEN}${SHOW_CURSOR}berth: a shell in ${visibleText(project, 'line')}; exit it to come back.\n`);
   try {
     const code = await service.shell(project);

@@ -115,11 +115,12 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     await session.press('Tab');
     const dashboard = await session.waitFor((screen) => /boat\s+container/.test(screen) && /turn/.test(screen.split('\n').find((line) => line.includes('boat')) ?? ''));
     expect(dashboard).toMatch(/running|healthy|starting/);
-    // Quitting now asks first; n keeps berth and the turn.
+    // Quitting does not stop it: the daemon runs the turn, and a new control center shows it running.
     await session.press('C-c');
-    await session.waitFor((screen) => screen.includes('Quit while a turn runs in boat?'));
-    await session.type('n');
-    await session.waitFor((screen) => !screen.includes('Quit while') && /⟳ turn/.test(screen));
+    await session.waitFor((screen) => !screen.includes('boat') && screen.trimEnd().endsWith('\n$'));
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    await session.waitFor((screen) => /boat\s+container/.test(screen) && /⟳ turn/.test(screen));
 
     // Back in the chat, Esc cancels it.
     await session.press('Enter');
@@ -144,7 +145,6 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     // Quit: the terminal is as it was.
     await session.type('q');
     const restored = await session.waitFor((screen) => !screen.includes('boat') && screen.trimEnd().endsWith('\n$'));
-    expect(restored).toContain('before-berth');
     expect(restored).toContain(`$ node ${BERTH_BIN}`);
     expect(fake.mainRequests().every((request) => request.headers['x-api-key'] === FAKE_API_KEY)).toBe(true);
   }, 240_000);

@@ -1,9 +1,10 @@
 /**
  * Turns in the control center, in a real terminal (tmux), with the built
  * binary, the real claude CLI and the fake API, workspace mode: Esc ends
- * the whole turn (its Bash tool runs in a process group of its own), and so
- * do SIGTERM and the terminal going away (SIGHUP, as when an SSH connection
- * drops), after which the turn is recorded as cancelled and berth exits.
+ * the whole turn (its Bash tool runs in a process group of its own). The
+ * turn belongs to the daemon, not to the screen: SIGTERM, a kill -9 of the
+ * control center or its terminal going away (SIGHUP, as when an SSH
+ * connection drops) leave it to finish, and a new control center shows it whole.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -77,25 +78,44 @@ describe('turns in the control center end whole, however they end (tmux, real CL
     expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
   });
 
-  it('SIGTERM cancels the turn, records it, and berth exits 143', async () => {
-    const terminal = await turnRunning(3.8);
+  /** The turn finished without the screen: its tool wrote its file, and a new control center shows it whole. */
+  async function finishedWithoutTheScreen(): Promise<void> {
+    await waitFor(async () => (await turnEnds()).length > 0, 'the turn to end in the daemon', 30_000);
+    expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'success' })]);
+    expect(existsSync(lateFile())).toBe(true);
+    const again = await TmuxSession.start({ columns: 100, rows: 30, cwd: home, env: { ...cli!.env, PATH: `${CLI_BIN_DIR}:${cli!.env.PATH}`, BERTH_HOME: home } });
+    session = again;
+    await again.type(`node ${BERTH_BIN}`);
+    await again.press('Enter');
+    await again.waitFor((screen) => /web\s+workspace/.test(screen));
+    await again.press('Enter');
+    await again.waitFor((screen) => screen.includes('wait a little') && screen.includes('Done.') && screen.includes('● Bash'));
+  }
+
+  it('SIGTERM ends the control center (exit 143); the turn goes on in the daemon', async () => {
+    const terminal = await turnRunning(2.8);
     await terminal.signalForeground('SIGTERM');
     await terminal.waitFor((screen) => screen.includes('berth exited 143'));
-    expect(await processesRunning('sleep 3.8')).toEqual([]);
-    expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
-    await sleep(3_800);
-    expect(existsSync(lateFile())).toBe(false);
+    await session?.kill();
+    session = undefined;
+    await finishedWithoutTheScreen();
   });
 
-  it('the terminal going away (SIGHUP) cancels the turn and records it', async () => {
-    const terminal = await turnRunning(3.9);
+  it('a kill -9 of the control center leaves the turn to finish', async () => {
+    const terminal = await turnRunning(2.6);
+    await terminal.signalForeground('SIGKILL');
+    await terminal.waitFor((screen) => screen.includes('berth exited 137'));
+    await session?.kill();
+    session = undefined;
+    await finishedWithoutTheScreen();
+  });
+
+  it('the terminal going away (SIGHUP, tmux kill-session) leaves the turn to finish', async () => {
+    const terminal = await turnRunning(2.9);
     const [berth] = await terminal.foregroundPids();
     await terminal.kill();
     session = undefined;
     await waitFor(() => !existsSync(`/proc/${berth}`), 'berth gone', 15_000);
-    expect(await processesRunning('sleep 3.9')).toEqual([]);
-    expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
-    await sleep(3_900);
-    expect(existsSync(lateFile())).toBe(false);
+    await finishedWithoutTheScreen();
   });
 });

@@ -2,12 +2,17 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { stopDaemonOf } from './daemon.js';
 
 /** A fresh temporary folder for each test that asks, removed after the test. */
 export function useTempDirs(): (prefix?: string) => Promise<string> {
   const made: string[] = [];
   afterEach(async () => {
-    await Promise.all(made.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+    // A berth command run in the folder as a home may have started its daemon: it goes first.
+    await Promise.all(made.splice(0).map(async (dir) => {
+      await stopDaemonOf(dir);
+      await rm(dir, { recursive: true, force: true });
+    }));
   });
   return async (prefix = 'berth-test-') => {
     const dir = await mkdtemp(path.join(tmpdir(), prefix));

@@ -9,6 +9,7 @@ import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, rateLimitError, serverError, slow, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
+import { daemonStatus } from '../helpers/daemon.js';
 import { waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
@@ -192,11 +193,14 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
   });
 
-  it('after a kill -9 of berth, the next berth ends what it left in the container and records the turn as interrupted', async () => {
+  /** A kill -9 of the daemon that runs the project's agent. */
+  const killDaemon = async () => process.kill((await daemonStatus(home))!.pid, 'SIGKILL');
+
+  it('after a kill -9 of the daemon, the next berth ends what it left in the container and records the turn as interrupted', async () => {
     fake.reply(sleepyTool(4.4, 'late.txt'));
     const running = startChat('wait');
     await waitFor(() => runningInside('sleep 4.4'), 'the Bash tool sleeping in the container', 60_000);
-    running.kill('SIGKILL');
+    await killDaemon();
     await running;
     expect(await runningInside('sleep 4.4')).toBe(true);
     const history = await runBerth(['history', 'boxed', '--json'], { home, env });
@@ -207,11 +211,11 @@ describeWithDocker('berth chat in container mode (the image\'s claude CLI, the f
     expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
   });
 
-  it('refuses a turn while what a killed berth left cannot be ended (a paused container), and goes on once it can', async () => {
+  it('refuses a turn while what a killed daemon left cannot be ended (a paused container), and goes on once it can', async () => {
     fake.reply(sleepyTool(30.5, 'never.txt'));
     const running = startChat('wait');
     await waitFor(() => runningInside('sleep 30.5'), 'the Bash tool sleeping in the container', 60_000);
-    running.kill('SIGKILL');
+    await killDaemon();
     await running;
     const [info] = await docker.listContainers({ filters: { label: [`berth.workspace=${workspace()}`] } });
     const container = docker.getContainer(info!.Id);

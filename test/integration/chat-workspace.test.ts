@@ -67,7 +67,8 @@ let berth: Berth;
 async function send(prompt: string, options: { signal?: AbortSignal; chat?: ChatService } = {}) {
   const events: TranscriptEntry[] = [];
   const summary = await (options.chat ?? berth.chat).send(PROJECT, prompt, {
-    onEvent: (entry) => events.push(entry),
+    // Text deltas are live only, and how many there are is the stream's business.
+    onEvent: (entry) => entry.type !== 'text_delta' && events.push(entry),
     ...(options.signal && { signal: options.signal }),
   });
   return { summary, events, types: events.map((event) => event.type) };
@@ -97,6 +98,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  // Ends the live agents with all they started.
+  await berth.chat.close();
   await fake.close();
   await cli.cleanup();
 });
@@ -105,7 +108,7 @@ describe('chat in workspace mode', () => {
   it('runs a plain text turn and keeps its session, usage, transcript and audit', async () => {
     fake.reply(message(text('Hello from the fake.')));
     const published: Array<{ project: string; type: string }> = [];
-    const unsubscribe = berth.chat.subscribe(({ project, entry }) => published.push({ project, type: entry.type }));
+    const unsubscribe = berth.chat.subscribe(({ project, entry }) => entry.type !== 'text_delta' && published.push({ project, type: entry.type }));
 
     const { summary, events, types } = await send('Say hello');
     unsubscribe();
@@ -152,7 +155,10 @@ describe('chat in workspace mode', () => {
     fake.reply(message(text('First answer.')), message(text('Second answer.')));
 
     const first = await send('First question');
-    const second = await send('Second question', { chat: startBerth().chat });
+    // A restarted berth: the first one's live agent ended with it.
+    await berth.chat.close();
+    const restarted = startBerth().chat;
+    const second = await send('Second question', { chat: restarted }).finally(() => restarted.close());
 
     expect(second.summary).toMatchObject({ turn: 2, outcome: 'success', sessionId: first.summary.sessionId });
     const messages = fake.mainRequests()[1]?.body?.messages ?? [];
@@ -188,7 +194,11 @@ describe('chat in workspace mode', () => {
     const request = await fake.waitForRequest((candidate) => candidate.isMain, 30_000);
     expect(berth.chat.running(PROJECT)).toBe(true);
 
-    await expect(berth.chat.send(PROJECT, 'Meanwhile')).rejects.toThrow(/a turn is running in demo already/);
+    // Queued behind the running turn, and taken back before it is sent.
+    const meanwhile = berth.chat.enqueue(PROJECT, 'Meanwhile');
+    expect(berth.chat.queuePosition(PROJECT, meanwhile.id)).toBe(1);
+    expect(berth.chat.withdraw(PROJECT, meanwhile.id)).toBe(true);
+    await expect(meanwhile.done).rejects.toThrow(/taken back before it was sent/);
 
     const abortedAt = performance.now();
     controller.abort();

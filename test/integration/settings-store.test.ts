@@ -90,3 +90,22 @@ describe('berth config set, unset', () => {
     });
   });
 });
+
+describe('the settings read once per change of the file', () => {
+  it('answers from memory while the file is unchanged, and reads it again once another process changed it', async () => {
+    const { SettingsStore } = await import('../../src/store/settings-store.js');
+    const home = await tempDir();
+    const store = new SettingsStore(home);
+    const first = store.load();
+    expect(store.load()).toBe(first);
+    // Another berth process (a new store on the same file) changes a setting.
+    new SettingsStore(home).set('chat.sessionIdle', '2m');
+    const after = store.load();
+    expect(after).not.toBe(first);
+    expect(after['chat.sessionIdle']).toBe('2m');
+    expect(store.load()).toBe(after);
+    // A hand edit too.
+    await writeFile(path.join(home, 'settings.json'), JSON.stringify({ chat: { sessionIdle: '3m' } }));
+    expect(store.load()['chat.sessionIdle']).toBe('3m');
+  });
+});

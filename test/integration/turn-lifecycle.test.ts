@@ -17,6 +17,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClaudeEnv } from '../fixtures/claude-env.js';
 import { message, slow, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
+import { daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
 import { processesRunning, waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { useWorkspaceChat, type Entry } from '../helpers/workspace-chat.js';
@@ -51,8 +52,11 @@ describe('a turn ends all it started, and turns of a project never overlap (work
   const registryProject = async () =>
     (JSON.parse(await readFile(path.join(home, 'projects.json'), 'utf8')) as { projects: Array<Record<string, unknown>> }).projects[0]!;
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
-    it(`${signal} cancels the turn, kills the tool in its own process group, records it cancelled, and exits ${code}`, async () => {
+  /** Claims that keep the project busy: a live agent between turns holds one without a turn. */
+  const busyClaims = async () => ((await registryProject()).work as Array<{ turn?: number }> | undefined ?? []).filter((claim) => claim.turn !== undefined);
+
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} to berth chat cancels the turn, kills the tool in its own process group, records it cancelled, and exits ${code}`, async () => {
       fake.reply(sleepyTool(3.1, 'late.txt'), message(text('Done.')));
       const child = chat('wait a little');
       await waitFor(async () => (await processesRunning('sleep 3.1')).length > 0, 'the Bash tool sleeping');
@@ -65,11 +69,22 @@ describe('a turn ends all it started, and turns of a project never overlap (work
       const ends = (await history()).filter((entry) => entry.type === 'turn_end');
       expect(ends).toEqual([expect.objectContaining({ outcome: 'cancelled' })]);
       expect(await registryProject()).toMatchObject({ usage: { turns: 1 } });
-      expect((await registryProject()).work).toBeUndefined();
+      expect(await busyClaims()).toEqual([]);
       await sleep(3_500);
       expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
     });
   }
+
+  it('SIGHUP to berth chat (its terminal went away) leaves the turn to finish in the daemon, and exits 129', async () => {
+    fake.reply(sleepyTool(2.1, 'late.txt'), message(text('Done without my terminal.')));
+    const child = chat('wait a little');
+    await waitFor(async () => (await processesRunning('sleep 2.1')).length > 0, 'the Bash tool sleeping');
+    child.kill('SIGHUP');
+    expect((await child).exitCode).toBe(129);
+    await waitFor(async () => (await history()).some((entry) => entry.type === 'turn_end'), 'the turn to end in the daemon');
+    expect((await history()).filter((entry) => entry.type === 'turn_end')).toEqual([expect.objectContaining({ outcome: 'success' })]);
+    expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(true);
+  });
 
   it('the time limit ends the tool too', async () => {
     expect((await runBerth(['project', 'set', 'web', 'chat.turnTimeout', '10s'], { home })).exitCode).toBe(0);
@@ -82,15 +97,16 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     expect(existsSync(path.join(workspace(), 'late.txt'))).toBe(false);
   }, 40_000);
 
-  it('after a kill -9 of berth, the next berth ends what it left running and records the turn as interrupted', async () => {
+  it('after a kill -9 of the daemon, the next berth ends what it left running and records the turn as interrupted', async () => {
     fake.reply(sleepyTool(4.2, 'late.txt'));
     const child = chat('wait');
     await waitFor(async () => (await processesRunning('sleep 4.2')).length > 0, 'the Bash tool sleeping');
-    child.kill('SIGKILL');
+    const daemon = (await daemonStatus(home))!;
+    process.kill(daemon.pid, 'SIGKILL');
     await child;
     // Left running, unsupervised: the claude CLI and its tool.
     expect(await processesRunning('sleep 4.2')).not.toEqual([]);
-    expect((await registryProject()).work).toEqual([expect.objectContaining({ kind: 'turn', turn: 1 })]);
+    expect((await registryProject()).work).toEqual([expect.objectContaining({ kind: 'session', turn: 1 })]);
 
     const entries = await history();
     expect(await processesRunning('sleep 4.2')).toEqual([]);
@@ -112,7 +128,7 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     fake.reply(...[1, 2, 3, 4, 5].map((n) => slow(message(text(`Answer ${n}.`)), 60)));
     const results = await Promise.all([1, 2, 3, 4, 5].map((n) => chat(`message ${n}`)));
     for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
-    expect(results.filter((result) => /is running in web: waiting for it to end…/.test(result.stderr)).length).toBeGreaterThanOrEqual(1);
+    expect(results.filter((result) => /^berth: a turn is running in web: this message is queued \((next|\d+(st|nd|rd|th)) in line\)…$/.test(result.stderr)).length).toBeGreaterThanOrEqual(3);
     const requests = fake.mainRequests();
     expect(requests).toHaveLength(5);
     const last = JSON.stringify(requests.at(-1)!.body?.messages);
@@ -128,7 +144,7 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     await fake.waitForRequest((request) => request.isMain);
     const second = await runBerth(['chat', 'web', '--no-wait', 'me too'], { home, env });
     expect(second.exitCode).toBe(1);
-    expect(second.stderr).toMatch(/^berth: a turn in berth process \d+ since [\d:]+ UTC is running in web: wait for it to end \(without --no-wait berth waits\), or cancel it\n$/);
+    expect(second.stderr).toMatch(/^berth: a turn is running in web: wait for it \(without --no-wait the message is queued\), or cancel it\n$/);
     expect((await first).exitCode).toBe(0);
     expect(fake.mainRequests()).toHaveLength(1);
     expect((await history()).filter((entry) => entry.type === 'user')).toHaveLength(1);
@@ -138,8 +154,9 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     fake.reply(message(text('First.')));
     expect((await runBerth(['chat', 'web', 'remember heron'], { home, env })).exitCode).toBe(0);
     const before = await readdir(path.join(home, 'transcripts', 'web'));
-    // The CLI's own store of sessions is gone (a new machine, a wiped home).
+    // The CLI's own store of sessions is gone (a new machine, a wiped home), and its live agent with the daemon.
     await rm(path.join(cli.home, '.claude', 'projects'), { recursive: true, force: true });
+    expect((await runBerth(['daemon', 'stop'], { home, env })).exitCode).toBe(0);
 
     fake.reply(message(text('Fresh start.')));
     const lost = await runBerth(['chat', 'web', 'and now?'], { home, env });
@@ -180,6 +197,8 @@ describe('a turn ends all it started, and turns of a project never overlap (work
       expect(errors).toContainEqual(expect.stringMatching(new RegExp(`^the turn's session and usage were not saved: cannot write ${disk}/(spend|projects)\\.json: no space left on device$`)));
       expect(events.at(-1)).toMatchObject({ type: 'turn_end', outcome: 'error' });
     } finally {
+      // The daemon keeps its log on that disk.
+      await stopDaemonOf(disk);
       await execa('umount', [disk]);
     }
   });

@@ -3,7 +3,7 @@
  * with workspace projects (no engine needed): keys go in through stdin and
  * berth's PacedInput, as in the real app, the frames come out as text.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { buildKeymap } from '../../src/domain/keys.js';
 import { createContext, type BerthContext } from '../../src/services/context.js';
 import { ControlCenterService } from '../../src/services/control-center.js';
@@ -193,6 +193,17 @@ describe('the control center app', () => {
     await press('\u000E');
     await until((text) => text.includes('alpha: the next message starts a new conversation'), 'the new conversation said');
     expect((await context.projects.require('alpha')).sessionId).toBeNull();
+  });
+
+  it('takes back the last queued message on Ctrl-U in the chat, through the service', async () => {
+    const { until, press } = await openApp(['alpha']);
+    const withdrawLast = vi.spyOn(service!, 'withdrawLast');
+    await until((text) => selectedLine(text)?.includes('alpha') === true, 'alpha selected');
+    await press('\r');
+    await until((text) => text.includes('chat · alpha'), 'the chat');
+    await press('\u0015');
+    await until((text) => text.includes('no message is queued to take back'), 'the answer: nothing queued');
+    expect(withdrawLast).toHaveBeenCalledWith('alpha');
   });
 
   it('quits on q, and hands the terminal to a shell on e', async () => {

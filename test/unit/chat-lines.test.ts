@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TranscriptEntry } from '../../src/domain/chat.js';
-import { chatLines, scrollWindow, wrap } from '../../src/ui/chat-lines.js';
+import { chatLines, queuedLines, scrollWindow, streamingLines, wrap, WRITING_MARK, type ChatLine } from '../../src/ui/chat-lines.js';
+import { HOSTILE, HOSTILE_SHOWN } from '../helpers/terminal-text.js';
 
 const at = (turn: number, event: Record<string, unknown>): TranscriptEntry =>
   ({ ...event, time: '2026-11-24T10:00:00.000Z', turn }) as TranscriptEntry;
@@ -45,6 +46,28 @@ describe('chat lines', () => {
     for (const line of chatLines([at(1, { type: 'text', text: 'word '.repeat(100) })], 30)) {
       expect(line.text.length).toBeLessThanOrEqual(30);
     }
+  });
+
+  it('draws streamed text as its finished text will be, marked, wrapped, its controls visible', () => {
+    const finished = chatLines([at(1, { type: 'text', text: `one two three four five ${HOSTILE}` })], 12);
+    const streamed = streamingLines(`one two three four five ${HOSTILE}`, 12);
+    expect(streamed.map((line) => line.text).join('')).toBe(`${finished.map((line) => line.text).join('')}${WRITING_MARK}`);
+    expect(streamed.map((line) => line.text).join('')).toContain(HOSTILE_SHOWN.slice(0, 10));
+    for (const line of streamed) expect(line.text.length).toBeLessThanOrEqual(12);
+    const look = ({ key: _key, text: _text, ...rest }: ChatLine) => rest;
+    for (const line of streamed) expect(look(line)).toEqual(look(finished[0]!));
+    expect(new Set(streamed.map((line) => line.key)).size).toBe(streamed.length);
+    expect(streamingLines('', 40).map((line) => line.text)).toEqual([WRITING_MARK]);
+  });
+
+  it('shows queued messages as their first lines, the next first, in the rows given', () => {
+    const queued = ['fix it\nand more', '  then test  ', `evil ${HOSTILE}`, 'four', 'five'].map((text) => ({ text }));
+    expect(queuedLines(queued.slice(0, 3), 3)).toEqual(['queued: fix it…', 'queued: then test', `queued: evil ${HOSTILE_SHOWN}`]);
+    expect(queuedLines(queued, 3)).toEqual(['queued: fix it…', 'queued: … 3 more', 'queued: five']);
+    expect(queuedLines(queued, 4)).toEqual(['queued: fix it…', 'queued: then test', 'queued: … 2 more', 'queued: five']);
+    expect(queuedLines(queued, 1)).toEqual(['queued: 5 messages']);
+    expect(queuedLines(queued, 0)).toEqual([]);
+    expect(queuedLines([], 3)).toEqual([]);
   });
 
   it('scrolls from the bottom, never past either end', () => {

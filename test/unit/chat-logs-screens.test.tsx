@@ -1,11 +1,17 @@
 import { render } from 'ink-testing-library';
 import { useState } from 'react';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { QueuedMessage } from '../../src/daemon/protocol.js';
 import type { TranscriptEntry } from '../../src/domain/chat.js';
+import { buildKeymap } from '../../src/domain/keys.js';
+import type { ControlCenterSnapshot, ConversationView } from '../../src/services/control-center-state.js';
 import { ChatScreen } from '../../src/ui/components/chat/chat-screen.js';
 import { LogsScreen } from '../../src/ui/components/logs/logs-screen.js';
+import { ChatView } from '../../src/ui/screens/chat-view.js';
+import type { ScreenActions } from '../../src/ui/screens/screen-props.js';
+import { initialUiState, type UiState } from '../../src/ui/ui-state.js';
 import { renderPaced } from '../helpers/paced-render.js';
-import { ACTED_ON, HOSTILE, unstyled } from '../helpers/terminal-text.js';
+import { ACTED_ON, HOSTILE, HOSTILE_SHOWN, unstyled } from '../helpers/terminal-text.js';
 
 const at = (turn: number, event: Record<string, unknown>): TranscriptEntry =>
   ({ ...event, time: '2026-11-24T10:00:00.000Z', turn }) as TranscriptEntry;
@@ -18,14 +24,34 @@ function conversation(turns: number): TranscriptEntry[] {
   ]).flat();
 }
 
-function Chat(props: { entries: TranscriptEntry[]; height: number; scrollOffset?: number; running?: boolean; cancelling?: boolean; onSubmit?: (text: string) => void }) {
+interface ChatProps {
+  entries: TranscriptEntry[];
+  height: number;
+  width?: number;
+  scrollOffset?: number;
+  running?: boolean;
+  cancelling?: boolean;
+  streaming?: string;
+  queued?: QueuedMessage[];
+  onSubmit?: (text: string) => void;
+}
+
+const queuedMessage = (id: string, text: string): QueuedMessage => ({ id, text, since: '2026-11-24T10:00:00.000Z' });
+
+function Chat(props: ChatProps) {
   const [input, setInput] = useState('');
   return (
     <ChatScreen
       projectName="boat"
-      conversation={{ project: 'boat', loaded: true, entries: props.entries }}
+      conversation={{
+        project: 'boat',
+        loaded: true,
+        entries: props.entries,
+        ...(props.streaming !== undefined && { streaming: props.streaming }),
+        ...(props.queued && { queued: props.queued }),
+      }}
       {...(props.running && { turn: { running: true, cancelling: props.cancelling === true, startedAt: 0 } })}
-      width={60}
+      width={props.width ?? 60}
       height={props.height}
       scrollOffset={props.scrollOffset ?? 0}
       input={input}
@@ -125,11 +151,149 @@ describe('ChatScreen', () => {
     expect(unstyled(frame)).not.toMatch(ACTED_ON);
   });
 
+  it('draws the text the model is writing below the entries, growing, marked as still being written', () => {
+    const entries = [at(1, { type: 'user', text: 'tell me' })];
+    const app = render(<Chat entries={entries} height={10} running streaming="Once upon" />);
+    expect(app.lastFrame()).toMatch(/> tell me *\nOnce upon▍/);
+    app.rerender(<Chat entries={entries} height={10} running streaming="Once upon a time, far away" />);
+    expect(app.lastFrame()).toContain('Once upon a time, far away▍');
+    expect(app.lastFrame()).not.toContain('Once upon▍');
+  });
+
+  it('replaces the streamed text with the finished text entry', () => {
+    const entries = [at(1, { type: 'user', text: 'tell me' })];
+    const app = render(<Chat entries={entries} height={10} running streaming="Once upon a" />);
+    expect(app.lastFrame()).toContain('Once upon a▍');
+    app.rerender(<Chat entries={[...entries, at(1, { type: 'text', text: 'Once upon a time.' })]} height={10} running />);
+    const frame = app.lastFrame() ?? '';
+    expect(frame).toContain('Once upon a time.');
+    expect(frame).not.toContain('▍');
+    expect(frame.match(/Once upon/g)).toHaveLength(1);
+  });
+
+  it('keeps the last lines of a long streamed text, never taller than its height, at 80 columns', () => {
+    const streaming = Array.from({ length: 60 }, (_, index) => `streamed line ${index}`).join('\n');
+    const frame = render(<Chat entries={conversation(2)} height={21} width={80} running streaming={streaming} queued={[queuedMessage('q1', 'next')]} />).lastFrame() ?? '';
+    expect(frame.split('\n')).toHaveLength(21);
+    expect(frame).toContain('streamed line 59▍');
+    expect(frame).not.toContain('streamed line 40\n');
+    expect(frame).toMatch(/↑ \d+ more lines/);
+    expect(frame).toContain('queued: next');
+    for (const line of frame.split('\n')) expect(unstyled(line).length).toBeLessThanOrEqual(80);
+  });
+
+  it('shows the control characters of streamed text, never passing them to the terminal', () => {
+    const frame = render(<Chat entries={[]} height={10} running streaming={`copying ${HOSTILE}now`} />).lastFrame() ?? '';
+    expect(frame).toContain(`copying ${HOSTILE_SHOWN}now▍`);
+    expect(unstyled(frame)).not.toMatch(ACTED_ON);
+  });
+
+  it('lists the queued messages above the input, the next first, each as its first line', () => {
+    const queued = [queuedMessage('q1', 'first of all'), queuedMessage('q2', `second\nwith more lines ${HOSTILE}`)];
+    const frame = render(<Chat entries={conversation(1)} height={10} running queued={queued} />).lastFrame() ?? '';
+    const lines = frame.split('\n');
+    expect(lines).toHaveLength(10);
+    const input = lines.findIndex((line) => line.startsWith('› '));
+    expect(lines.slice(input - 2, input)).toEqual([expect.stringMatching(/^queued: first of all *$/), expect.stringMatching(/^queued: second… *$/)]);
+    expect(lines[input]).toContain('Enter queues it');
+    expect(unstyled(frame)).not.toMatch(ACTED_ON);
+  });
+
+  it('keeps a long queue to three rows: the next, how many more, and the last', () => {
+    const queued = Array.from({ length: 6 }, (_, index) => queuedMessage(`q${index}`, `message ${index}`));
+    const frame = render(<Chat entries={conversation(1)} height={10} running queued={queued} />).lastFrame() ?? '';
+    expect(frame.split('\n')).toHaveLength(10);
+    expect(frame).toMatch(/queued: message 0 *\nqueued: … 4 more *\nqueued: message 5/);
+  });
+
   it('says it is loading before the transcript is read', () => {
     const frame = render(
       <ChatScreen projectName="boat" conversation={{ project: 'boat', loaded: false, entries: [] }} width={60} height={6} scrollOffset={0} input="" onInputChange={() => {}} onSubmit={() => {}} inputActive={false} hints="" />,
     ).lastFrame();
     expect(frame).toContain('loading the conversation');
+  });
+});
+
+describe('ChatView', () => {
+  function openChatView(options: { running?: boolean; queued?: QueuedMessage[]; draft?: string }) {
+    const chat: ConversationView = { project: 'boat', loaded: true, entries: conversation(1), ...(options.queued && { queued: options.queued }) };
+    const snapshot: ControlCenterSnapshot = {
+      engine: { address: 'unix:///var/run/docker.sock', status: { state: 'unused' } },
+      projects: [
+        {
+          project: { name: 'boat', path: '/work/boat', mode: 'workspace', ownsWorkspace: false, createdAt: '2026-11-24T10:00:00.000Z', lastActive: null, state: 'ready' },
+          state: 'ready',
+          ...(options.running && { turn: { running: true, cancelling: false, startedAt: 0 } }),
+        },
+      ],
+      conversations: new Map([['boat', chat]]),
+    };
+    const sent: Array<[string, string]> = [];
+    const notices: string[] = [];
+    const withdrawLast = vi.fn((name: string) => name === 'boat' && (options.queued?.length ?? 0) > 0);
+    const actions = {
+      send: (name: string, text: string) => sent.push([name, text]),
+      withdrawLast,
+      notify: (text: string) => notices.push(text),
+      cancel: () => true,
+      backToDashboard: () => {},
+      quit: () => {},
+    } as Partial<ScreenActions> as ScreenActions;
+    let ui: UiState = { ...initialUiState(), view: { screen: 'chat', project: 'boat' }, drafts: { boat: options.draft ?? '' } };
+    const View = () => {
+      const [state, setState] = useState(ui);
+      ui = state;
+      return (
+        <ChatView
+          snapshot={snapshot}
+          ui={state}
+          update={(change) => setState((current) => ({ ...current, ...change }))}
+          keymap={buildKeymap()}
+          actions={actions}
+          columns={80}
+          rows={23}
+          version="9.9.9"
+          now={0}
+          project="boat"
+        />
+      );
+    };
+    const app = renderPaced(<View />);
+    return { app, sent, notices, withdrawLast, draft: () => ui.drafts.boat };
+  }
+
+  it('sends (queues) what is typed while a turn runs', async () => {
+    const { app, sent, notices, draft } = openChatView({ running: true });
+    app.write('and then this');
+    app.write('\r');
+    await app.settled();
+    expect(sent).toEqual([['boat', 'and then this']]);
+    expect(notices).toEqual([]);
+    expect(draft()).toBe('');
+    app.unmount();
+  });
+
+  it('shows the take-back key only when something is queued, and Ctrl-U takes the last back into the input', async () => {
+    const idle = openChatView({ running: true });
+    expect(idle.app.lastFrame()).not.toContain('take back');
+    idle.app.write('\u0015');
+    await idle.app.settled();
+    expect(idle.withdrawLast).toHaveBeenCalledWith('boat');
+    expect(idle.notices).toEqual(['no message is queued to take back']);
+    idle.app.unmount();
+
+    const { app, withdrawLast, draft } = openChatView({ running: true, queued: [queuedMessage('q1', 'first'), queuedMessage('q2', 'second')], draft: 'typing' });
+    const frame = app.lastFrame();
+    expect(frame.split('\n').length).toBeLessThanOrEqual(23);
+    const hints = frame.split('\n').find((line) => line.startsWith('Esc '));
+    expect(hints).toContain('Ctrl-u take back queued');
+    expect(frame).toContain('queued: first');
+    app.write('\u0015');
+    await app.settled();
+    expect(withdrawLast).toHaveBeenCalledWith('boat');
+    // The last one queued, back ahead of what was being typed.
+    expect(draft()).toBe('second\ntyping');
+    app.unmount();
   });
 });
 

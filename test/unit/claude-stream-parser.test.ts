@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ClaudeStreamParser, TOOL_RESULT_LIMIT, truncate, type CliExit } from '../../src/agents/claude/stream-parser.js';
 import type { ChatEvent } from '../../src/domain/chat.js';
+import { randomPieces } from '../helpers/pieces.js';
 
 const CLEAN_EXIT: CliExit = { exitCode: 0, stderr: '', cancelled: false, timedOut: false };
 
@@ -31,19 +32,6 @@ function parse(pieces: string[], exit: CliExit = CLEAN_EXIT): { events: ChatEven
 
 function parseAll(stream: string, exit?: CliExit): ChatEvent[] {
   return parse([stream], exit).events;
-}
-
-/** Cuts into pieces of 1 to 97 characters, the same way for the same seed. */
-function randomPieces(value: string, seed: number): string[] {
-  let state = seed >>> 0;
-  const pieces: string[] = [];
-  for (let start = 0; start < value.length; ) {
-    state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
-    const end = start + 1 + (state % 97);
-    pieces.push(value.slice(start, end));
-    start = end;
-  }
-  return pieces;
 }
 
 function line(value: Record<string, unknown>): string {

@@ -68,6 +68,10 @@ describe('the keymap', () => {
     expect(commandFor(keymap, 'chat', '', key({ escape: true }), true)).toBe('cancel');
     expect(commandFor(keymap, 'chat', '', key({ tab: true }), true)).toBe('switchPane');
     expect(commandFor(keymap, 'chat', 'c', key({ ctrl: true }), true)).toBe('interrupt');
+    // Ctrl-U (0x15) takes back the last queued message; a plain u is typed.
+    expect(commandFor(keymap, 'chat', 'u', key({ ctrl: true }), true)).toBe('withdrawQueued');
+    expect(commandFor(keymap, 'chat', 'u', key(), true)).toBeUndefined();
+    expect(commandFor(keymap, 'dashboard', 'u', key({ ctrl: true }))).toBeUndefined();
   });
 
   it('is remapped by the keys.* settings, which are validated like every setting', () => {

@@ -1,5 +1,6 @@
 /**
- * Claude Code in print mode: one process per turn, its stream as JSON lines.
+ * Claude Code in print mode: a live session (one long-lived process whose stdin takes one
+ * message after another, see live-session.ts) or one process per turn, its stream as JSON lines.
  *
  * How 2.1.197 parses its command line, which shapes the argv below:
  * - `-p` is a flag and the prompt a positional argument, so a message starting with `-`
@@ -7,19 +8,26 @@
  *   the prompt, even `--help`, `--bare` or a subcommand's name (checked: none of them acts).
  * - `--allowedTools`/`--disallowedTools` take several values (one argv element per rule,
  *   spaces inside a rule such as `Bash(git *)` are fine) and would swallow a prompt that
- *   follows them: another reason for `--` before the message.
+ *   follows them: another reason for `--` before the message. They come last.
  * - The prompt travels as one argv element, which Linux caps at 128 KiB.
- * Spawn it with stdin closed or ignored: with an open pipe it waits 3 s for piped input.
+ * Spawn a one-shot turn with stdin closed or ignored: with an open pipe it waits 3 s for
+ * piped input. A live session has no prompt on its command line, and its stdin open.
  */
-import { BerthError } from '../../domain/errors.js';
-import type { AgentAdapter, AgentCredentials, AgentStreamParser, AgentTurnRequest } from '../types.js';
+import type {
+  AgentAdapter,
+  AgentCredentials,
+  AgentInput,
+  AgentSession,
+  AgentSessionOptions,
+  AgentSessionRequest,
+  AgentStreamParser,
+  AgentTurnRequest,
+} from '../types.js';
+import { checkedMessage, checkedPermissionMode, checkedSessionId, checkedValue } from './arguments.js';
+import { ClaudeLiveSession } from './live-session.js';
 import { ClaudeStreamParser } from './stream-parser.js';
 
-/** The choices of `--permission-mode` in 2.1.197. */
-export const CLAUDE_PERMISSION_MODES: readonly string[] = ['acceptEdits', 'auto', 'bypassPermissions', 'default', 'dontAsk', 'plan'];
-
-/** Linux's MAX_ARG_STRLEN (32 pages) counts the terminating NUL: a longer argument fails with E2BIG. */
-export const MAX_MESSAGE_BYTES = 128 * 1024 - 1;
+export { CLAUDE_PERMISSION_MODES, MAX_LIVE_MESSAGE_BYTES, MAX_MESSAGE_BYTES } from './arguments.js';
 
 /**
  * Keeps the CLI from calling home: CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC alone stops its
@@ -30,8 +38,6 @@ export const CLAUDE_QUIET_ENV: Readonly<Record<string, string>> = {
   CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
   DISABLE_AUTOUPDATER: '1',
 };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ClaudeCodeAdapterOptions {
   /** The program to run: `claude` on the PATH where the agent runs, unless told otherwise. */
@@ -47,18 +53,24 @@ export class ClaudeCodeAdapter implements AgentAdapter {
   }
 
   commandLine(request: AgentTurnRequest): string[] {
-    const argv = [this.binary, '-p', '--output-format', 'stream-json', '--verbose'];
-    if (request.sessionId !== null) argv.push('--resume', checkedSessionId(request.sessionId));
-    if (request.model !== undefined && request.model !== '') argv.push('--model', checkedValue('model', request.model));
-    argv.push('--permission-mode', checkedPermissionMode(request));
-    if (request.allowedTools !== undefined && request.allowedTools.length > 0) {
-      argv.push('--allowedTools', ...request.allowedTools.map((rule) => checkedValue('allowed tool', rule)));
-    }
-    if (request.disallowedTools !== undefined && request.disallowedTools.length > 0) {
-      argv.push('--disallowedTools', ...request.disallowedTools.map((rule) => checkedValue('disallowed tool', rule)));
-    }
-    argv.push('--', checkedMessage(request.message));
-    return argv;
+    return [this.binary, '-p', '--output-format', 'stream-json', '--verbose', ...conversationOptions(request), '--', checkedMessage(request.message)];
+  }
+
+  /**
+   * Control requests and permission requests travel on stdio (`--permission-prompt-tool
+   * stdio`), stream events carry the text deltas. In a container, where the agent is not
+   * root, bypassPermissions is made possible (not chosen): without the flag the CLI refuses
+   * a later set_permission_mode to it, and as root the CLI refuses the flag and exits.
+   */
+  sessionCommandLine(request: AgentSessionRequest): string[] {
+    const argv = [this.binary, '-p', '--input-format', 'stream-json', '--output-format', 'stream-json', '--verbose', '--include-partial-messages'];
+    argv.push('--permission-prompt-tool', 'stdio');
+    if (request.mode === 'container') argv.push('--allow-dangerously-skip-permissions');
+    return [...argv, ...conversationOptions(request)];
+  }
+
+  createSession(input: AgentInput, options: AgentSessionOptions): AgentSession {
+    return new ClaudeLiveSession(input, options);
   }
 
   environment(credentials: AgentCredentials): Record<string, string> {
@@ -78,37 +90,17 @@ export class ClaudeCodeAdapter implements AgentAdapter {
   }
 }
 
-function checkedMessage(message: string): string {
-  if (message.trim() === '') throw new BerthError('the message is empty: type something for the agent');
-  if (message.includes('\0')) throw new BerthError('the message contains a NUL character, which a command line cannot carry');
-  const bytes = Buffer.byteLength(message, 'utf8');
-  if (bytes > MAX_MESSAGE_BYTES) {
-    throw new BerthError(
-      `the message is too long for a command line (${bytes} bytes, at most ${MAX_MESSAGE_BYTES}): put the rest in a file and point the agent to it`,
-    );
+/** The conversation and the rules a turn or a live session runs under; tool rules last (they take several values). */
+function conversationOptions(request: AgentSessionRequest): string[] {
+  const options: string[] = [];
+  if (request.sessionId !== null) options.push('--resume', checkedSessionId(request.sessionId));
+  if (request.model !== undefined && request.model !== '') options.push('--model', checkedValue('model', request.model));
+  options.push('--permission-mode', checkedPermissionMode(request.permissionMode, request.mode));
+  if (request.allowedTools !== undefined && request.allowedTools.length > 0) {
+    options.push('--allowedTools', ...request.allowedTools.map((rule) => checkedValue('allowed tool', rule)));
   }
-  return message;
-}
-
-function checkedSessionId(sessionId: string): string {
-  // --resume also takes a session *title* and searches for it: only an exact id may get through.
-  if (!UUID.test(sessionId)) throw new BerthError(`"${sessionId}" is not a Claude Code session id: start a new session`);
-  return sessionId;
-}
-
-function checkedPermissionMode(request: AgentTurnRequest): string {
-  const mode = request.permissionMode;
-  if (!CLAUDE_PERMISSION_MODES.includes(mode)) {
-    throw new BerthError(`unknown permission mode "${mode}": use one of ${CLAUDE_PERMISSION_MODES.join(', ')}`);
+  if (request.disallowedTools !== undefined && request.disallowedTools.length > 0) {
+    options.push('--disallowedTools', ...request.disallowedTools.map((rule) => checkedValue('disallowed tool', rule)));
   }
-  if (mode === 'bypassPermissions' && request.mode !== 'container') {
-    throw new BerthError('permission mode bypassPermissions is allowed only in container mode, where the agent is not root');
-  }
-  return mode;
-}
-
-/** A value that starts with `-` would be read as an option (and an empty one as none). */
-function checkedValue(what: string, value: string): string {
-  if (value.trim() === '' || value.startsWith('-')) throw new BerthError(`invalid ${what} "${value}": it must not be empty or start with "-"`);
-  return value;
+  return options;
 }

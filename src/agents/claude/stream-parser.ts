@@ -7,7 +7,15 @@
  *   {"type":"assistant","message":{"content":[one text or tool_use block]},"parent_tool_use_id","error"?}
  *   {"type":"user","message":{"content":[{"type":"tool_result","tool_use_id","content","is_error"?}]}}
  *   {"type":"result","subtype","is_error","result"?,"errors"?,"duration_ms","num_turns","total_cost_usd","usage","modelUsage"}
- * Anything else (stream events, sub-agent task notices, hooks) is not berth's business and is skipped.
+ * Anything else (sub-agent task notices, hooks, status lines) is not berth's business and is skipped.
+ *
+ * A live session (`--input-format stream-json`, see live-session.ts) reads the same lines
+ * with the `live` option: a turn begins with beginTurn() and ends with its result, after
+ * which the parser goes on for the next one (each turn repeats the init line); with
+ * --include-partial-messages the main agent's text also streams as
+ *   {"type":"stream_event","event":{"type":"content_block_delta","delta":{"type":"text_delta","text"}},"parent_tool_use_id":null}
+ * and the control protocol's lines (control_request, control_response,
+ * control_cancel_request) go to the session. Without `live`, stream events are skipped.
  */
 import type { ChatEvent } from '../../domain/chat.js';
 import type { AgentStreamParser } from '../types.js';
@@ -19,24 +27,43 @@ export const MAX_LINE_LENGTH = 64 * 1024 * 1024;
 /** How much of a malformed line or of stderr an error message quotes. */
 const QUOTE_LENGTH = 120;
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 /** How the CLI's process ended, as the runtime reports it. */
 export type CliExit = Parameters<AgentStreamParser['end']>[0];
 
+export interface ClaudeStreamParserOptions {
+  maxLineLength?: number;
+  /** Reads a live session's stream: its control lines go to onControl, whose events join the stream's. */
+  live?: { onControl(line: Json): ChatEvent[] };
+}
+
 export class ClaudeStreamParser implements AgentStreamParser {
   private readonly maxLineLength: number;
+  private readonly live: ClaudeStreamParserOptions['live'];
   /** The start of a line whose newline has not arrived yet. */
   private partial = '';
   /** Set while skipping the rest of a line that grew past MAX_LINE_LENGTH. */
   private skippingLongLine = false;
   private announcedSession: string | null = null;
-  private sawResult = false;
+  /** A turn has begun and its result has not come: an exit now cuts it short. One-shot, the process is the turn. */
+  private turnOpen: boolean;
   private sessionNotFound = false;
   private ended = false;
 
-  constructor(options: { maxLineLength?: number } = {}) {
+  constructor(options: ClaudeStreamParserOptions = {}) {
     this.maxLineLength = options.maxLineLength ?? MAX_LINE_LENGTH;
+    this.live = options.live;
+    this.turnOpen = this.live === undefined;
+  }
+
+  /** A live session sent a message: the stream owes a result. */
+  beginTurn(): void {
+    this.turnOpen = true;
+  }
+
+  turnRunning(): boolean {
+    return this.turnOpen && !this.ended;
   }
 
   push(chunk: string): ChatEvent[] {
@@ -70,7 +97,7 @@ export class ClaudeStreamParser implements AgentStreamParser {
     const events = this.skippingLongLine ? [] : this.readLine(this.partial);
     this.partial = '';
     this.ended = true;
-    if (!this.sawResult) events.push({ type: 'error', message: describeMissingResult(exit) });
+    if (this.turnOpen) events.push({ type: 'error', message: describeMissingResult(exit) });
     return events;
   }
 
@@ -101,13 +128,19 @@ export class ClaudeStreamParser implements AgentStreamParser {
       case 'user':
         return readToolResults(parsed);
       case 'result':
-        this.sawResult = true;
+        this.turnOpen = false;
         // Not a failure of the turn: the caller starts a new conversation instead (see unknownSession).
         if (isUnknownSession(parsed)) {
           this.sessionNotFound = true;
           return [];
         }
         return [readResult(parsed)];
+      case 'stream_event':
+        return this.live === undefined ? [] : readTextDelta(parsed);
+      case 'control_request':
+      case 'control_response':
+      case 'control_cancel_request':
+        return this.live?.onControl(parsed) ?? [];
       default:
         return [];
     }
@@ -138,6 +171,15 @@ function readAssistant(line: Json): ChatEvent[] {
     if (block.type === 'tool_use') events.push({ type: 'tool_call', id: text(block.id), name: text(block.name), input: block.input ?? {} });
   }
   return events;
+}
+
+/** Only the main agent's text: a sub-agent's narration is not shown (see readAssistant). */
+function readTextDelta(line: Json): ChatEvent[] {
+  if (typeof line.parent_tool_use_id === 'string') return [];
+  const event = isObject(line.event) ? line.event : {};
+  const delta = isObject(event.delta) ? event.delta : {};
+  if (event.type !== 'content_block_delta' || delta.type !== 'text_delta' || text(delta.text) === '') return [];
+  return [{ type: 'text_delta', text: text(delta.text) }];
 }
 
 function readToolResults(line: Json): ChatEvent[] {
@@ -279,11 +321,11 @@ function contentBlocks(line: Json): Json[] {
   return Array.isArray(content) ? content.filter(isObject) : [];
 }
 
-function isObject(value: unknown): value is Json {
+export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function text(value: unknown): string {
+export function text(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 

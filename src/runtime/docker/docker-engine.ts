@@ -22,6 +22,7 @@ import { LABELS, PROJECT_SUBNET_PREFIX } from '../../domain/container.js';
 import { imageMissing } from '../../domain/container-spec.js';
 import { firstHostOf, formatCidr, nextFreeSubnet, parseCidr, type Subnet } from '../../domain/ipv4.js';
 import { hostInterfaces } from '../host-interfaces.js';
+import { processInputOf, startTimeLimit } from '../process/exec-controls.js';
 import { newRunMarker, RUN_MARKER } from '../process/run-processes.js';
 import { createOptionsOf } from './create-options.js';
 import { watchDockerEvents } from './docker-events.js';
@@ -211,17 +212,20 @@ export class DockerEngine implements ContainerEngine {
     if (request.signal?.aborted) return outcome(null, 'cancel');
 
     const marker = request.runMarker ?? newRunMarker();
+    const withStdin = request.onStdin !== undefined;
     const { exec, stream } = await this.call(async () => {
       const created = await this.docker.getContainer(id).exec({
         Cmd: ['sh', '-c', EXEC_WRAPPER, 'berth-exec', ...request.argv],
         Env: Object.entries({ ...request.env, [RUN_MARKER]: marker }).map(([key, value]) => `${key}=${value}`),
         User: request.user,
         WorkingDir: request.workdir,
+        // Without it the command's stdin is /dev/null: one that reads it sees its end at once.
+        AttachStdin: withStdin,
         AttachStdout: true,
         AttachStderr: true,
         Tty: false,
       });
-      return { exec: created, stream: await created.start({ hijack: true, stdin: false }) };
+      return { exec: created, stream: await created.start({ hijack: true, stdin: withStdin }) };
     });
 
     const stdout = textSink(request.onStdout);
@@ -237,15 +241,17 @@ export class DockerEngine implements ContainerEngine {
       stop = reason;
       killing = this.killUntilEnded(id, marker, request.user, streamEnded).then((ended) => ended || stream.destroy(), () => stream.destroy());
     };
-    const timer = setTimeout(() => stopWith('timeout'), request.timeoutMs);
+    const clearTimeLimit = startTimeLimit(request.timeoutMs, () => stopWith('timeout'));
     const onAbort = () => stopWith('cancel');
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    // Unframed, unlike the output: what is written to the hijacked connection is the command's stdin, and its half-close the end of it.
+    request.onStdin?.(processInputOf(stream));
     try {
       await streamEnded;
       // Without this, a final frame could still be in the demuxer when the callers read their output.
       await Promise.all([endWriter(stdout), endWriter(stderr)]);
     } finally {
-      clearTimeout(timer);
+      clearTimeLimit();
       request.signal?.removeEventListener('abort', onAbort);
     }
     if (stop) {

@@ -17,6 +17,8 @@ export interface ScreenActions {
   buildImage(): void;
   send(name: string, message: string): void;
   cancel(name: string): boolean;
+  /** Takes back the last message queued in the project before it is sent; false when none waits. */
+  withdrawLast(name: string): boolean;
   /** The project's next message starts a new conversation; the old transcript stays. */
   newConversation(name: string): void;
   notify(text: string): void;

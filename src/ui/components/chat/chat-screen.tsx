@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { ConversationView, TurnView } from '../../../services/control-center-state.js';
-import { chatLines, scrollWindow, type ChatLine } from '../../chat-lines.js';
+import { chatLines, queuedLines, scrollWindow, streamingLines, type ChatLine } from '../../chat-lines.js';
 import { visibleText } from '../../../domain/visible-text.js';
 import { useTheme } from '../../theme.js';
 import { ChatInput } from './chat-input.js';
@@ -23,13 +23,23 @@ export interface ChatScreenProps {
 
 /** Rows the screen keeps for itself: the title, the input line and the hints. */
 const CHROME_ROWS = 3;
+/** Rows for the queued messages at most: a long queue must not push the conversation away. */
+const QUEUED_ROWS = 3;
 
-/** A project's conversation, the live turn at its end, and the input line under it. */
+/**
+ * A project's conversation, the text the model is writing at its end, the
+ * messages queued behind the running turn, and the input line under them.
+ */
 export function ChatScreen(props: ChatScreenProps) {
   const { conversation, turn, width, height } = props;
   const theme = useTheme();
-  const lines = useMemo(() => chatLines(conversation?.entries ?? [], width), [conversation?.entries, width]);
-  const rows = Math.max(0, height - CHROME_ROWS);
+  const entryLines = useMemo(() => chatLines(conversation?.entries ?? [], width), [conversation?.entries, width]);
+  const streaming = conversation?.streaming;
+  const writingLines = useMemo(() => (streaming === undefined ? [] : streamingLines(streaming, width)), [streaming, width]);
+  const lines = writingLines.length === 0 ? entryLines : [...entryLines, ...writingLines];
+  // The conversation keeps a row at least, whatever waits.
+  const queued = queuedLines(conversation?.queued ?? [], Math.min(QUEUED_ROWS, Math.max(0, height - CHROME_ROWS - 1)));
+  const rows = Math.max(0, height - CHROME_ROWS - queued.length);
   const { start, end } = scrollWindow(lines.length, rows, props.scrollOffset);
   const hidden = start;
   // The first row says what is above when something is: the screen never grows for it.
@@ -56,6 +66,11 @@ export function ChatScreen(props: ChatScreenProps) {
       <Box flexDirection="column" height={rows} overflow="hidden">
         {body}
       </Box>
+      {queued.map((line, index) => (
+        <Text key={index} dimColor wrap="truncate-end">
+          {line}
+        </Text>
+      ))}
       <Box width={width}>
         <Text color={theme.color('accent')}>› </Text>
         <ChatInput
@@ -64,7 +79,7 @@ export function ChatScreen(props: ChatScreenProps) {
           onSubmit={props.onSubmit}
           focus={props.inputActive}
           width={width - 2}
-          placeholder="message the agent… (Enter sends)"
+          placeholder={turn?.running ? 'message the agent… (Enter queues it for after the turn)' : 'message the agent… (Enter sends)'}
         />
       </Box>
       <Text dimColor wrap="truncate-end">

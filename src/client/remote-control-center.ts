@@ -1,0 +1,284 @@
+/**
+ * The TUI's control center: a store of the daemon's snapshots, kept current
+ * by its events stream, and its actions sent to the daemon. Conversations
+ * are the client's own: a chat opened here reads the project's transcript
+ * from the daemon, then adds the live entries (and streamed text) as they
+ * come. Closing it (quitting the TUI, the terminal going away) stops nothing
+ * in the daemon.
+ */
+import { spawn } from 'node:child_process';
+import type { TranscriptEntry } from '../domain/chat.js';
+import { messageOf } from '../domain/errors.js';
+import type { IsolationMode } from '../domain/project.js';
+import type { Settings } from '../domain/settings.js';
+import type { QueuedMessage } from '../daemon/protocol.js';
+import type { BerthContext } from '../services/context.js';
+import type { NetworkView } from '../services/control-center.js';
+import type { ControlCenter, ControlCenterSnapshot, ConversationView, StatusMessage } from '../services/control-center-state.js';
+import type { DaemonClient } from './daemon-client.js';
+
+/** Streamed text and events wait this long to be drawn together. */
+const PUBLISH_DELAY_MS = 40;
+/** A broken events stream is followed again after this. */
+const RECONNECT_MS = 1_000;
+
+type Listener = (snapshot: ControlCenterSnapshot) => void;
+type WireSnapshot = Omit<ControlCenterSnapshot, 'conversations'>;
+
+export class RemoteControlCenter implements ControlCenter {
+  private readonly listeners = new Set<Listener>();
+  private wire: WireSnapshot;
+  private readonly conversations = new Map<string, ConversationView>();
+  /** Events that came while a conversation's transcript was being read. */
+  private readonly pending = new Map<string, TranscriptEntry[]>();
+  private readonly queues = new Map<string, QueuedMessage[]>();
+  private status: StatusMessage | undefined;
+  private current: ControlCenterSnapshot;
+  private publishTimer: NodeJS.Timeout | undefined;
+  private readonly closed = new AbortController();
+  private firstSnapshot!: () => void;
+  private readonly snapshotSeen: Promise<void>;
+
+  constructor(
+    private readonly client: DaemonClient,
+    private readonly context: BerthContext,
+  ) {
+    this.wire = { engine: { address: '', status: { state: 'unused' } }, projects: [] };
+    this.current = this.build();
+    this.snapshotSeen = new Promise((resolve) => (this.firstSnapshot = resolve));
+  }
+
+  /** Follows the daemon's events; resolves once its first snapshot is in (enough for a first frame). */
+  async start(): Promise<void> {
+    void this.follow();
+    await this.snapshotSeen;
+  }
+
+  private async follow(): Promise<void> {
+    while (!this.closed.signal.aborted) {
+      try {
+        await this.client.stream('GET', '/v1/events', undefined, (event, data) => this.onEvent(event, data), this.closed.signal);
+        if (!this.closed.signal.aborted) this.notify('the berth daemon stopped: its agents stopped with it', 'error');
+        return;
+      } catch (error) {
+        if (this.closed.signal.aborted) return;
+        this.notify(`${messageOf(error)}; trying again`, 'error');
+        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      }
+    }
+  }
+
+  private onEvent(event: string, data: unknown): void {
+    if (event === 'snapshot') {
+      this.wire = data as WireSnapshot;
+      this.firstSnapshot();
+    } else if (event === 'chat') {
+      const { project, entry } = data as { project: string; entry: TranscriptEntry };
+      this.addEntry(project, entry);
+    } else if (event === 'delta') {
+      const { project, text } = data as { project: string; text: string };
+      const conversation = this.conversations.get(project);
+      if (conversation) this.conversations.set(project, { ...conversation, streaming: (conversation.streaming ?? '') + text });
+    } else if (event === 'queue') {
+      const { project, queued } = data as { project: string; queued: QueuedMessage[] };
+      this.queues.set(project, queued);
+      const conversation = this.conversations.get(project);
+      if (conversation) this.conversations.set(project, { ...conversation, queued });
+    } else if (event === 'bye') {
+      this.notify(`the berth daemon stops: ${(data as { reason: string }).reason}`, 'error');
+    }
+    this.schedulePublish();
+  }
+
+  private addEntry(project: string, entry: TranscriptEntry): void {
+    const pending = this.pending.get(project);
+    if (pending) return void pending.push(entry);
+    const conversation = this.conversations.get(project);
+    if (!conversation) return;
+    // The whole text stands for what streamed of it.
+    const streaming = entry.type === 'text' || entry.type === 'turn_end' ? undefined : conversation.streaming;
+    this.conversations.set(project, { ...conversation, entries: [...conversation.entries, entry], ...(streaming !== undefined ? { streaming } : { streaming: undefined }) });
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  snapshot(): ControlCenterSnapshot {
+    return this.current;
+  }
+
+  settings(): Settings {
+    return this.context.settings().load();
+  }
+
+  notify(text: string, level: StatusMessage['level'] = 'info'): void {
+    this.status = { text, level, time: Date.now() };
+    this.schedulePublish();
+  }
+
+  startOrStop(name: string): Promise<void> {
+    return this.action(name, 'start-or-stop');
+  }
+
+  restart(name: string): Promise<void> {
+    return this.action(name, 'restart');
+  }
+
+  refresh(name: string): Promise<void> {
+    return this.action(name, 'refresh');
+  }
+
+  removeContainer(name: string): Promise<void> {
+    return this.action(name, 'remove-container');
+  }
+
+  toggleMode(name: string): Promise<void> {
+    return this.action(name, 'toggle-mode');
+  }
+
+  newConversation(name: string): Promise<void> {
+    return this.action(name, 'new-conversation');
+  }
+
+  async buildImage(): Promise<void> {
+    await this.client.call('POST', '/v1/image/build').catch((error: unknown) => this.notify(messageOf(error), 'error'));
+  }
+
+  async addProject(values: { name: string; path: string; mode: IsolationMode }): Promise<string | undefined> {
+    try {
+      const { refusal } = await this.client.call<{ refusal: string | null }>('POST', '/v1/projects', values);
+      return refusal ?? undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  }
+
+  network(name: string): Promise<NetworkView> {
+    return this.client.call<NetworkView>('GET', `${projectRoute(name)}/network`);
+  }
+
+  async editNetwork(name: string, verb: 'allow' | 'deny', host: string): Promise<string | undefined> {
+    try {
+      const { refusal } = await this.client.call<{ refusal: string | null }>('POST', `${projectRoute(name)}/network`, { verb, host });
+      return refusal ?? undefined;
+    } catch (error) {
+      return messageOf(error);
+    }
+  }
+
+  openConversation(name: string): void {
+    if (this.conversations.has(name)) return;
+    this.conversations.set(name, { project: name, loaded: false, entries: [], queued: this.queues.get(name) ?? [] });
+    this.pending.set(name, []);
+    this.schedulePublish();
+    this.client.call<TranscriptEntry[]>('GET', `${projectRoute(name)}/history`).then(
+      (entries) => this.finishLoading(name, entries),
+      (error: unknown) => {
+        this.finishLoading(name, []);
+        this.notify(`the conversation of ${name} could not be read: ${messageOf(error)}`, 'error');
+      },
+    );
+  }
+
+  send(name: string, message: string): void {
+    if (message.trim() === '') return;
+    this.client.call('POST', `${projectRoute(name)}/messages`, { text: message }).catch((error: unknown) => this.notify(messageOf(error), 'error'));
+  }
+
+  withdrawLast(name: string): boolean {
+    const last = this.queues.get(name)?.at(-1);
+    if (!last) return false;
+    this.client
+      .call('DELETE', `${projectRoute(name)}/messages/${last.id}`)
+      .then(() => this.notify(`${name}: the queued message was taken back`))
+      .catch((error: unknown) => this.notify(messageOf(error), 'error'));
+    return true;
+  }
+
+  cancel(name: string): boolean {
+    const running = this.current.projects.find((view) => view.project.name === name)?.turn?.running === true;
+    if (!running) return false;
+    this.client.call('POST', `${projectRoute(name)}/interrupt`).catch((error: unknown) => this.notify(messageOf(error), 'error'));
+    return true;
+  }
+
+  /** The daemon runs the turns: quitting the screen stops none. */
+  anyTurnRunning(): boolean {
+    return false;
+  }
+
+  async cancelAllTurns(): Promise<void> {
+    // Nothing runs here: the turns are the daemon's.
+  }
+
+  async followLogs(name: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void> {
+    let refused: string | undefined;
+    await this.client.stream(
+      'GET',
+      `${projectRoute(name)}/logs`,
+      undefined,
+      (event, data) => {
+        if (event === 'log') onChunk((data as { text: string }).text);
+        if (event === 'refused') refused = (data as { error: string }).error;
+      },
+      signal,
+    );
+    if (refused !== undefined) throw new Error(refused);
+  }
+
+  /**
+   * A shell where the project's agent runs, on this terminal: in the
+   * container (through the engine, from this process, which owns the
+   * terminal), or the user's shell in the workspace folder.
+   */
+  async shell(name: string): Promise<number> {
+    const project = await this.context.projects.require(name);
+    if (project.mode === 'container') return (await this.context.runtime()).shell(name);
+    await this.context.projects.record(name, { lastActive: new Date().toISOString() });
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.env.SHELL || '/bin/sh', [], { cwd: project.path, stdio: 'inherit' });
+      child.on('error', reject);
+      child.on('exit', (code) => resolve(code ?? 1));
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed.abort();
+    clearTimeout(this.publishTimer);
+  }
+
+  private async action(name: string, what: string): Promise<void> {
+    await this.client.call('POST', `${projectRoute(name)}/${what}`).catch((error: unknown) => this.notify(messageOf(error), 'error'));
+  }
+
+  private finishLoading(name: string, entries: TranscriptEntry[]): void {
+    const pending = this.pending.get(name) ?? [];
+    this.pending.delete(name);
+    // An event delivered while the file was read is in the file already, or it came after: keep only the latter.
+    const seen = new Set(entries.map((entry) => JSON.stringify(entry)));
+    const fresh = pending.filter((entry) => !seen.has(JSON.stringify(entry)));
+    this.conversations.set(name, { project: name, loaded: true, entries: [...entries, ...fresh], queued: this.queues.get(name) ?? [] });
+    this.schedulePublish();
+  }
+
+  private schedulePublish(): void {
+    if (this.publishTimer || this.closed.signal.aborted) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      this.current = this.build();
+      for (const listener of this.listeners) listener(this.current);
+    }, PUBLISH_DELAY_MS);
+  }
+
+  private build(): ControlCenterSnapshot {
+    // The daemon's status line is everyone's; this client's own news is newer when it is.
+    const status = !this.status || (this.wire.status && this.wire.status.time > this.status.time) ? this.wire.status : this.status;
+    return { ...this.wire, ...(status && { status }), conversations: new Map(this.conversations) };
+  }
+}
+
+function projectRoute(name: string): string {
+  return `/v1/projects/${encodeURIComponent(name)}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * The berth daemon with a container project (the real engine, the image's
+ * claude CLI, the fake API on the host): one live agent in the container for
+ * turn after turn; a kill -9 of the daemon mid-turn leaves nothing running in
+ * the container; the policies act with no control center open.
+ */
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type Docker from 'dockerode';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
+import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
+import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
+import { daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
+import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
+import { waitFor } from '../helpers/processes.js';
+import { useTempDirs } from '../helpers/temp.js';
+import { parseEntries } from '../helpers/workspace-chat.js';
+import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
+
+describeWithDocker('the berth daemon with a container project', () => {
+  const tempDir = useTempDirs();
+  const homes: string[] = [];
+  let docker: Docker;
+  let image: string;
+  let fake: FakeAnthropic;
+  let home: string;
+  let env: Record<string, string>;
+  const berth = (args: string[]) => runBerth(args, { home, env });
+
+  beforeAll(async () => {
+    docker = createDockerClient();
+    image = await ensureWorkspaceImage(docker);
+  }, WORKSPACE_IMAGE_BUILD_TIMEOUT_MS);
+
+  beforeEach(async () => {
+    fake = await startFakeAnthropic();
+    home = await tempDir('berth-daemon-box-');
+    await chmod(home, 0o755);
+    homes.push(home);
+    env = { ...QUIET_CLI_ENV, HOME: home, ANTHROPIC_BASE_URL: fake.url, ANTHROPIC_API_KEY: FAKE_API_KEY, CLAUDE_CODE_MAX_RETRIES: '0' };
+    for (const args of [
+      ['config', 'set', 'container.image', image],
+      ['project', 'add', 'boxed', '--mode', 'container'],
+      ['project', 'set', 'boxed', 'claude.permissionMode', 'bypassPermissions'],
+    ]) {
+      expect((await berth(args)).exitCode, args.join(' ')).toBe(0);
+    }
+  });
+
+  afterEach(async () => {
+    await stopDaemonOf(home);
+    await fake.close();
+    await berth(['project', 'rm', 'boxed']);
+  });
+
+  afterAll(async () => {
+    await removeBerthContainers(docker, homes);
+  });
+
+  /** What runs in the project's container, one `ps` line each (berth exec: the agent's own place). */
+  const inContainer = async (): Promise<string[]> => (await berth(['exec', 'boxed', '--', 'ps', '-eo', 'pid,args'])).stdout.split('\n').slice(1);
+  // The agent itself, not the exec wrapper (`sh -c … berth-exec claude …`) that holds it.
+  const agentsInContainer = async () => (await inContainer()).filter((line) => line.includes('stream-json') && !line.includes('berth-exec'));
+
+  it('keeps one live agent in the container for the next turn, which continues the conversation', async () => {
+    fake.reply(message(text('First, in the box.')), message(text('Second, same box.')));
+    expect((await berth(['chat', 'boxed', 'one'])).exitCode).toBe(0);
+    const agents = await agentsInContainer();
+    expect(agents).toHaveLength(1);
+    const marker = (await daemonStatus(home))!.sessions[0]!.marker;
+    expect((await berth(['chat', 'boxed', 'two'])).stdout).toContain('Second, same box.');
+    expect(await agentsInContainer()).toEqual(agents);
+    expect((await daemonStatus(home))!.sessions[0]!.marker).toBe(marker);
+    expect(JSON.stringify(fake.mainRequests().at(-1)?.body)).toContain('First, in the box.');
+  }, 180_000);
+
+  it('after a kill -9 of the daemon mid-turn, nothing keeps running in the container and the turn reads interrupted', async () => {
+    fake.reply(message(toolUse('Bash', { command: 'sleep 6.4 && date > late.txt', description: 'slow' })));
+    fake.reply(message(text('Back in the box.')));
+    const child = execa('node', [BERTH_BIN, 'chat', 'boxed', 'go slowly'], { reject: false, env: { BERTH_HOME: home, NO_COLOR: '1', ...env }, stdin: 'ignore' });
+    try {
+      await waitFor(async () => (await inContainer()).some((line) => line.includes('sleep 6.4')), 'the Bash tool sleeping in the container', 120_000);
+      process.kill((await daemonStatus(home))!.pid, 'SIGKILL');
+      await child;
+      const next = await berth(['chat', 'boxed', 'still there?']);
+      expect(next.stdout).toContain('Back in the box.');
+      expect((await inContainer()).filter((line) => line.includes('sleep 6.4'))).toEqual([]);
+      await sleep(7_000);
+      expect(existsSync(path.join(home, 'workspaces', 'boxed', 'late.txt'))).toBe(false);
+      const ends = parseEntries((await berth(['history', 'boxed', '--json'])).stdout).filter((entry) => entry.type === 'turn_end');
+      expect(ends.map((entry) => entry.outcome)).toEqual(['interrupted', 'success']);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 240_000);
+
+  it('applies the policies with no control center open: the daemon stops an idle container', async () => {
+    expect((await berth(['config', 'set', 'policies.idleTimeout', '2s'])).exitCode).toBe(0);
+    expect((await berth(['config', 'set', 'policies.tick', '1s'])).exitCode).toBe(0);
+    expect((await berth(['up', 'boxed'])).exitCode).toBe(0);
+    const daemon = execa('node', [BERTH_BIN, 'daemon'], { reject: false, env: { BERTH_HOME: home, ...env } });
+    try {
+      await waitFor(async () => {
+        const rows = JSON.parse((await berth(['ps', '--json'])).stdout) as Array<{ project: string; state: string }>;
+        return rows.some((row) => row.project === 'boxed' && row.state === 'stopped');
+      }, 'the idle container to be stopped by the daemon', 60_000);
+      expect(await readFile(path.join(home, 'audit.jsonl'), 'utf8')).toMatch(/"action":"stop".*idle for/);
+    } finally {
+      daemon.kill('SIGTERM');
+      await daemon;
+    }
+  }, 180_000);
+});
