@@ -6,7 +6,9 @@
 // visible); then it launches it BENCH_RUNS times (10; or the first argument)
 // and takes the time from just before tmux spawns it until capture-pane,
 // polled every BENCH_POLL_MS (10), shows that frame. Warm runs: node and the
-// files are in the page cache after the first launch.
+// files are in the page cache after the first launch. The TUI is a client of
+// the berth daemon: each home's daemon is started before the first launch
+// (untimed), so every launch attaches to a running one, and stopped at the end.
 //   BENCH_COLUMNS, BENCH_ROWS   the terminal (120 x 40)
 //   BENCH_BERTH_BIN             another build's bin/berth.js
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -33,16 +35,19 @@ interface CaseResult {
 async function main(): Promise<void> {
   const root = await mkdtemp(path.join(tmpdir(), 'berth-bench-tui-'));
   const terminal = await TmuxTerminal.start({ columns, rows, cwd: root });
-  // Ctrl-C still kills the terminal and removes the temporary folders. `on`,
-  // not `once`: execa's exit handler re-raises a signal nobody else listens to.
+  // Each home's daemon goes with the terminal and the folders.
+  const homes: string[] = [];
+  const cleanUp = async () => {
+    await terminal.kill();
+    for (const home of homes) await berth(home, ['daemon', 'stop', '--force']).catch((error: unknown) => console.error(String(error)));
+    await rm(root, { recursive: true, force: true });
+  };
+  // Ctrl-C still cleans up. `on`, not `once`: execa's exit handler re-raises a signal nobody else listens to.
   let interrupted = false;
   const interrupt = () => {
     if (interrupted) return;
     interrupted = true;
-    void terminal
-      .kill()
-      .then(() => rm(root, { recursive: true, force: true }))
-      .finally(() => process.exit(130));
+    void cleanUp().finally(() => process.exit(130));
   };
   process.on('SIGINT', interrupt);
   process.on('SIGTERM', interrupt);
@@ -51,8 +56,11 @@ async function main(): Promise<void> {
     for (const count of [...new Set([projects, 0])]) {
       const home = path.join(root, `home-${count}`);
       await mkdir(home);
+      homes.push(home);
       console.log(`adding ${count} workspace projects…`);
       for (const name of projectNames(count)) await berth(home, ['project', 'add', name, '--mode', 'workspace']);
+      // Restart starts one when none runs.
+      await berth(home, ['daemon', 'restart']);
       console.log(`launching berth ${runs + 1} times with ${count} projects…`);
       results.push(await measure(terminal, home, count));
     }
@@ -70,8 +78,7 @@ async function main(): Promise<void> {
     const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
     for (const row of table) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
   } finally {
-    await terminal.kill();
-    await rm(root, { recursive: true, force: true });
+    if (!interrupted) await cleanUp();
   }
 }
 

@@ -8,7 +8,10 @@ import { visibleText } from '../domain/visible-text.js';
 import { stopOnSignals } from './signals.js';
 import { BerthError } from '../domain/errors.js';
 import type { TurnSummary } from '../services/chat-service.js';
+import type { DaemonClient } from '../client/daemon-client.js';
 import { connectToDaemon } from './daemon-connection.js';
+import { resolvePaths } from '../store/paths.js';
+import { ProjectRegistry, requireProject } from '../store/project-registry.js';
 
 /**
  * `berth chat <name> "<message>"`: one turn, sent to the project's live agent
@@ -22,14 +25,21 @@ import { connectToDaemon } from './daemon-connection.js';
  */
 export const chat: CommandHandler = async (input) => {
   const [name, message] = input.args as [string, string | undefined];
-  const context = createContext();
-  await context.projects.require(name);
-  const client = await connectToDaemon(context.paths.home, input.global.engine);
+  // The registry alone: the daemon does the work, this client loads little.
+  const paths = resolvePaths();
+  await requireProject(new ProjectRegistry(paths.registry), name);
+  const { agentAdapter } = await import('../agents/registry.js');
+  const adapter = agentAdapter('claude');
+  let connected: DaemonClient | undefined;
+  const daemon = async () => (connected ??= await connectToDaemon(paths.home, input.global.engine));
   const json = input.options.json === true;
   const printer = new TurnPrinter(json, outputWidth());
   const stop = stopOnSignals();
   let newConversation = input.options.new === true;
   const turn = async (text: string): Promise<boolean> => {
+    // Refused here, before a daemon is started for it: a message the agent cannot take changes nothing.
+    adapter.checkMessage(text);
+    const client = await daemon();
     const route = `/v1/projects/${encodeURIComponent(name)}/messages?follow=1`;
     let summary: TurnSummary | undefined;
     let refused: string | undefined;

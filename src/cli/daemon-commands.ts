@@ -20,12 +20,11 @@ export const runDaemonCommand: CommandHandler = async (input) => {
   const log = (line: string) => process.stderr.write(`${new Date().toISOString()} berth daemon: ${line}\n`);
   const daemon = new Daemon({ version: readVersion(), log, ...(input.global.engine !== undefined && { engineFlag: input.global.engine }) });
   const stop = stopOnSignals();
+  // Listened for before the start: a signal while it starts stops it once started.
+  const signalled = new Promise<string>((resolve) => stop.signal.addEventListener('abort', () => resolve(`signal ${stop.received()}`), { once: true }));
   try {
     await daemon.start();
-    const reason = await Promise.race([
-      daemon.untilStopped(),
-      new Promise<string>((resolve) => stop.signal.addEventListener('abort', () => resolve(`signal ${stop.received()}`), { once: true })),
-    ]);
+    const reason = await Promise.race([daemon.untilStopped(), signalled]);
     await daemon.close(reason);
     return stop.exitCode() ?? 0;
   } finally {

@@ -14,7 +14,7 @@ import { gitInit, gitTopLevel } from '../runtime/git.js';
 import { isBerthWorkspace, workspaceProblem } from '../runtime/workspace-guard.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
-import type { ProjectRegistry } from '../store/project-registry.js';
+import { requireProject, type ProjectRegistry } from '../store/project-registry.js';
 
 /** The fields berth keeps up to date as it runs a project. */
 export type ProjectRecord = Partial<Pick<Project, 'state' | 'lastActive' | 'sessionId' | 'usage' | 'busy' | 'work'>>;
@@ -54,10 +54,8 @@ export class ProjectService {
     return this.registry.list();
   }
 
-  async require(name: string): Promise<Project> {
-    const project = await this.registry.get(checkProjectName(name));
-    if (!project) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
-    return project;
+  require(name: string): Promise<Project> {
+    return requireProject(this.registry, name);
   }
 
   async add(name: string, options: AddProjectOptions): Promise<AddedProject> {

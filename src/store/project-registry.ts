@@ -3,7 +3,7 @@ import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../domain/errors.js';
 import { isLifecycleState } from '../domain/lifecycle.js';
-import { PROJECT_NAME_PATTERN, hasControlCharacters, isIsolationMode, type Project } from '../domain/project.js';
+import { PROJECT_NAME_PATTERN, checkProjectName, hasControlCharacters, isIsolationMode, quote, type Project } from '../domain/project.js';
 import { checkProjectSettings } from '../domain/settings.js';
 import { withFileLock } from './file-lock.js';
 import { writing } from './write-error.js';
@@ -101,4 +101,11 @@ function parseProject(entry: unknown, index: number): Project {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The project of that name, or a one-line BerthError that says there is none. */
+export async function requireProject(registry: ProjectRegistry, name: string): Promise<Project> {
+  const project = await registry.get(checkProjectName(name));
+  if (!project) throw new BerthError(`no project named ${quote(name)}: see berth project ls`);
+  return project;
 }

@@ -1,0 +1,278 @@
+// Message sent to first text delta, berth against the claude CLI run directly,
+// in workspace mode, against the scripted fake of the Messages API
+// (test/fixtures/fake-anthropic.ts), which answers every turn with the same
+// short text in three deltas:
+//
+//   second turn  `berth chat web "<msg>" --json` to a project whose live agent
+//                already runs in the daemon, until its first text_delta line;
+//                against `claude -p --resume <id> --output-format stream-json
+//                --verbose --include-partial-messages "<msg>"`, until its first
+//                stream_event text delta. Target: at most 0.5x.
+//   first turn   the same `berth chat` in a fresh berth home with no daemon
+//                (the client starts the daemon, which starts the agent);
+//                against `claude -p ... "<msg>"` without --resume, in a fresh
+//                folder of the same kind (another project's workspace). Target:
+//                at most 1.05x.
+//
+// Each round runs both, in alternating order, from the spawn of the process to
+// the first delta line on its stdout; the medians of BENCH_ROUNDS (7; or the
+// first argument) rounds are compared. Both use one CLI home (HOME,
+// ~/.claude.json) and the same environment, as a user's shell gives them.
+// Every daemon is stopped (`berth daemon stop --force`), every folder removed,
+// and the run fails if any process it started is left.
+import { execa } from 'execa';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { answers, socketPath } from '../src/daemon/protocol.js';
+import { prepareClaudeEnv } from '../test/fixtures/claude-env.js';
+import { message, startFakeAnthropic, text, type FakeAnthropic } from '../test/fixtures/fake-anthropic.js';
+import { BERTH_BIN, median, numberFromEnv } from './tui-support.js';
+
+const rounds = Number(process.argv[2] ?? numberFromEnv('BENCH_ROUNDS', 7));
+const MESSAGE = 'Say hello.';
+const REPLY = 'Hello from the fake Messages API.';
+const RUN_TIMEOUT_MS = 60_000;
+const CLI_BIN_DIR = cliBinDir();
+const claudeBinary = path.join(CLI_BIN_DIR, 'claude');
+const STREAM_FLAGS = ['--output-format', 'stream-json', '--verbose', '--include-partial-messages'];
+
+/** One timed run: milliseconds from the spawn to each point, those it reached. */
+interface Run {
+  delta: number;
+  /** The first line on stdout: berth's echo of the message (the daemon took it), claude's init line. */
+  firstLine?: number;
+  /** The first request of any kind at the fake: the CLI is up (its preconnect). */
+  cliUp?: number;
+  /** The turn's request at the fake. */
+  request?: number;
+  /** berth's first turn: its daemon answers on its socket. */
+  daemon?: number;
+}
+
+interface Side {
+  name: string;
+  runs: Run[];
+}
+
+interface Bench {
+  title: string;
+  target: number;
+  berth: Side;
+  cli: Side;
+}
+
+async function main(): Promise<void> {
+  const root = await mkdtemp(path.join(tmpdir(), 'berth-bench-live-'));
+  const fake = await startFakeAnthropic({ whenQueueEmpty: message(text(REPLY)) });
+  const cli = await prepareClaudeEnv({ baseUrl: fake.url });
+  // A user's shell: the CLI on PATH (as `berth` finds it), the key and the gateway.
+  const env = { ...cli.env, PATH: `${CLI_BIN_DIR}:${cli.env.PATH}`, NO_COLOR: '1' };
+  const homes: string[] = [];
+  const cleanUp = async () => {
+    for (const home of homes) await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: { ...env, BERTH_HOME: home }, extendEnv: false, reject: false });
+    const left = await leftProcesses(root, cli.home);
+    await fake.close();
+    await cli.cleanup();
+    await rm(root, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`processes were left running (killed now): ${left.join(', ')}`);
+  };
+  let interrupted = false;
+  const interrupt = () => {
+    if (interrupted) return;
+    interrupted = true;
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+
+  /** A berth home with projects web (berth's) and ref (the CLI's folder: a workspace like web's). */
+  const newHome = async (name: string) => {
+    const home = path.join(root, name);
+    await mkdir(home);
+    homes.push(home);
+    for (const project of ['web', 'ref']) await execa(process.execPath, [BERTH_BIN, 'project', 'add', project], { env: { ...env, BERTH_HOME: home }, extendEnv: false });
+    return { home, refFolder: path.join(home, 'workspaces', 'ref') };
+  };
+  const berthTurn = (home: string, watchDaemon: boolean) =>
+    timed(fake, process.execPath, [BERTH_BIN, 'chat', 'web', MESSAGE, '--json'], { cwd: root, env: { ...env, BERTH_HOME: home } }, isBerthDelta, watchDaemon ? home : undefined);
+  const cliTurn = (folder: string, resume: string[]) =>
+    timed(fake, claudeBinary, ['-p', ...resume, ...STREAM_FLAGS, '--', MESSAGE], { cwd: folder, env }, isCliDelta);
+
+  try {
+    console.log(`load before: ${loadAverage()}`);
+    const benches: Bench[] = [];
+
+    // Second turn: one home whose daemon and live agent run (a first turn, untimed), and a conversation of the CLI's own.
+    const second: Bench = { title: 'second turn, message to first text delta', target: 0.5, berth: { name: 'berth, live session', runs: [] }, cli: { name: 'claude -p --resume', runs: [] } };
+    {
+      const { home, refFolder } = await newHome('second');
+      await berthTurn(home, false);
+      const first = await execa(claudeBinary, ['-p', '--output-format', 'json', '--', MESSAGE], { cwd: refFolder, env, extendEnv: false });
+      const sessionId = (JSON.parse(first.stdout) as { session_id: string }).session_id;
+      console.log(`second turn: ${rounds} rounds…`);
+      for (let round = 0; round < rounds; round += 1) {
+        const pair = [() => berthTurn(home, false).then((run) => second.berth.runs.push(run)), () => cliTurn(refFolder, ['--resume', sessionId]).then((run) => second.cli.runs.push(run))];
+        for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+      }
+    }
+    benches.push(second);
+
+    // First turn: a fresh home each round, no daemon; the CLI in a fresh folder of that home.
+    const first: Bench = { title: 'first turn, message to first text delta', target: 1.05, berth: { name: 'berth, no daemon yet', runs: [] }, cli: { name: 'claude -p', runs: [] } };
+    console.log(`first turn: ${rounds} rounds…`);
+    for (let round = 0; round < rounds; round += 1) {
+      const { home, refFolder } = await newHome(`first-${round}`);
+      const pair = [() => berthTurn(home, true).then((run) => first.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => first.cli.runs.push(run))];
+      for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+      await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: { ...env, BERTH_HOME: home }, extendEnv: false });
+    }
+    benches.push(first);
+
+    console.log(`load after: ${loadAverage()}`);
+    for (const bench of benches) report(bench);
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    if (!interrupted) await cleanUp();
+  }
+}
+
+/**
+ * The devDependency's bin folder, above this file wherever it runs from
+ * (bench/ or .bench-build/bench/; claude-env.ts's claudeBinary is relative to
+ * test/fixtures/, which .bench-build moves).
+ */
+function cliBinDir(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'node_modules', '.bin', 'claude'))) return path.join(dir, 'node_modules', '.bin');
+  }
+  throw new Error('bench: cannot find node_modules/.bin/claude above this file');
+}
+
+/** berth chat --json: a text_delta line. */
+const isBerthDelta = (line: Record<string, unknown>) => line.type === 'text_delta';
+/** claude's stream-json: a stream_event of a text delta. */
+function isCliDelta(line: Record<string, unknown>): boolean {
+  const event = line.event as { type?: string; delta?: { type?: string } } | undefined;
+  return line.type === 'stream_event' && event?.type === 'content_block_delta' && event.delta?.type === 'text_delta';
+}
+
+/**
+ * Spawns the command and times its first delta line on stdout; then waits for
+ * it to exit (untimed), and throws if it failed or printed no delta. With
+ * `daemonHome`, also times when that home's daemon starts to answer.
+ */
+async function timed(
+  fake: FakeAnthropic,
+  command: string,
+  args: string[],
+  options: { cwd: string; env: Record<string, string> },
+  isDelta: (line: Record<string, unknown>) => boolean,
+  daemonHome?: string,
+): Promise<Run> {
+  const seen = fake.requests.length;
+  const startedAt = performance.now();
+  const startedAtMs = Date.now();
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let daemon: number | undefined;
+  let deltaAt: number | undefined;
+  let firstLineAt: number | undefined;
+  let watching = daemonHome !== undefined;
+  const watch = (async () => {
+    while (watching && daemonHome !== undefined) {
+      if (await answers(socketPath(daemonHome))) {
+        daemon = performance.now() - startedAt;
+        return;
+      }
+      await sleep(5);
+    }
+  })();
+  let stdout = '';
+  let stderr = '';
+  let buffer = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+    buffer += chunk;
+    for (let end = buffer.indexOf('\n'); end !== -1; end = buffer.indexOf('\n')) {
+      const line = buffer.slice(0, end);
+      buffer = buffer.slice(end + 1);
+      firstLineAt ??= performance.now();
+      if (deltaAt === undefined && line.startsWith('{') && isDelta(JSON.parse(line) as Record<string, unknown>)) deltaAt = performance.now();
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+  const exitCode = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  watching = false;
+  await watch;
+  const what = `${path.basename(command)} ${args.join(' ')}`;
+  if (exitCode !== 0) throw new Error(`${what} exited with ${exitCode}:\n${stderr}${stdout}`);
+  if (deltaAt === undefined) throw new Error(`${what} printed no text delta:\n${stdout}`);
+  const after = fake.requests.slice(seen);
+  const since = (at: number | undefined) => (at === undefined ? undefined : at - startedAtMs);
+  return {
+    delta: deltaAt - startedAt,
+    ...(firstLineAt !== undefined && { firstLine: firstLineAt - startedAt }),
+    ...(after[0] && { cliUp: since(after[0].receivedAt) }),
+    ...(after.find((request) => request.isMain) && { request: since(after.find((request) => request.isMain)?.receivedAt) }),
+    ...(daemon !== undefined && { daemon }),
+  };
+}
+
+function report(bench: Bench): void {
+  const berth = median(sorted(bench.berth.runs.map((run) => run.delta)));
+  const cli = median(sorted(bench.cli.runs.map((run) => run.delta)));
+  const ratio = berth / cli;
+  console.log(`\n${bench.title} (workspace mode, ${bench.berth.runs.length} paired rounds, medians)`);
+  for (const side of [bench.berth, bench.cli]) {
+    const deltas = side.runs.map((run) => run.delta);
+    const steps = (['daemon', 'firstLine', 'cliUp', 'request'] as const)
+      .map((step) => [step, side.runs.map((run) => run[step]).filter((value): value is number => value !== undefined)] as const)
+      .filter(([, values]) => values.length > 0)
+      .map(([step, values]) => `${STEP_NAMES[step]} ${ms(median(sorted(values)))}`);
+    console.log(`  ${side.name.padEnd(22)} first delta ${ms(median(sorted(deltas)))} (min ${ms(Math.min(...deltas))}, max ${ms(Math.max(...deltas))})${steps.length > 0 ? `; ${steps.join(', ')}` : ''}`);
+    console.log(`  ${''.padEnd(22)} rounds: ${deltas.map((delta) => delta.toFixed(0)).join(' ')}`);
+  }
+  // Each round's own ratio too: the machine's load moves both runs of a round alike.
+  const paired = median(sorted(bench.berth.runs.map((run, round) => run.delta / bench.cli.runs[round]!.delta)));
+  console.log(`  ratio of the medians ${ratio.toFixed(2)}x (median of the rounds' ratios ${paired.toFixed(2)}x), target at most ${bench.target}x: ${ratio <= bench.target ? 'met' : 'missed'}`);
+}
+
+const STEP_NAMES = { daemon: 'daemon answers', firstLine: 'first line', cliUp: 'CLI up (first request)', request: 'turn request at the API' } as const;
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
+/**
+ * The processes the bench started that still run: a daemon of one of its
+ * homes or an agent with its CLI home. Given 10 s to end, then killed.
+ */
+async function leftProcesses(root: string, cliHome: string): Promise<string[]> {
+  const ours = () => readdirSync('/proc').filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid).filter((pid) => {
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      return environ.includes(`HOME=${cliHome}`) || environ.some((variable) => variable.startsWith(`BERTH_HOME=${root}/`));
+    } catch {
+      return false;
+    }
+  });
+  for (let waited = 0; waited < 10_000 && ours().length > 0; waited += 100) await sleep(100);
+  const left = ours().map((pid) => {
+    const commandLine = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+    return `${pid} (${commandLine.slice(0, 80)})`;
+  });
+  return left;
+}
+
+await main();
