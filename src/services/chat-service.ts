@@ -412,6 +412,8 @@ export class ChatService {
       settings = settingsForProject(this.deps.settings().load(), project.settings);
       chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
       if (project.mode === 'container' && !signal.aborted) await this.startContainer(turn);
+      // The agent starts while the workspace is recorded: it acts on nothing before it has the message.
+      if (!signal.aborted) void this.liveAgent(turn, chat, settings, signal, options).catch(() => undefined);
       snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
         turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
         return undefined;
