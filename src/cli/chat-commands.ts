@@ -40,6 +40,8 @@ export const chat: CommandHandler = async (input) => {
     // Refused here, before a daemon is started for it: a message the agent cannot take changes nothing.
     adapter.checkMessage(text);
     const client = await daemon();
+    // Stopped while the daemon started: the message is not sent.
+    if (stop.signal.aborted) return false;
     const route = `/v1/projects/${encodeURIComponent(name)}/messages?follow=1`;
     let summary: TurnSummary | undefined;
     let refused: string | undefined;
@@ -61,6 +63,8 @@ export const chat: CommandHandler = async (input) => {
         if (event === 'queued') {
           const { id, position } = data as { id: string; position: number };
           queuedId = id;
+          // Not queued behind another: it is the running turn from now, which an interrupt stops.
+          running = position === 0;
           if (position > 0) process.stderr.write(`berth: a turn is running in ${name}: this message is queued (${ordinal(position)} in line)…\n`);
         } else if (event === 'chat') {
           const entry = (data as { entry: TranscriptEntry }).entry;

@@ -60,9 +60,11 @@ export class Daemon {
     this.chat.subscribe(({ project, entry }) => {
       if (entry.type === 'text_delta') this.server.broadcast('delta', { project, text: entry.text });
       else this.server.broadcast('chat', { project, entry });
-      if (entry.type === 'turn_end' && this.stopWhenIdle && !this.busy()) this.stop('asked to stop once its turns ended');
     });
-    this.chat.subscribeQueue((project, queued) => this.server.broadcast('queue', { project, queued }));
+    this.chat.subscribeQueue((project, queued) => {
+      this.server.broadcast('queue', { project, queued });
+      if (this.stopWhenIdle && !this.busy()) this.stop('asked to stop once its turns ended');
+    });
     // No client can reach a daemon whose socket another took: it goes rather than run on unseen.
     this.socketCheck = setInterval(() => {
       void this.server.ownsSocket().then((owns) => owns || this.stop('its socket was taken by another daemon'));

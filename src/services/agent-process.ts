@@ -103,6 +103,7 @@ export class AgentProcess {
     if (this.alive) {
       this.input?.end();
       this.endTimer ??= setTimeout(() => this.kill.abort(), END_GRACE_MS);
+      this.endTimer.unref();
     }
     return this.exited;
   }

@@ -99,6 +99,8 @@ interface ProjectChat {
   /** Runs the queue, one turn after another, while it has messages. */
   pumping?: Promise<void>;
   current?: { turn: Turn; controller: AbortController };
+  /** The running turn's, from the moment its message left the queue: cancel() aborts it. */
+  controller?: AbortController;
   agent?: AgentProcess;
   /** Set while the agent starts: a second start waits for it. */
   starting?: Promise<AgentProcess>;
@@ -172,9 +174,9 @@ export class ChatService {
 
   /** Stops the running turn of a project (the agent is interrupted, and stays); false when none runs. */
   cancel(projectName: string): boolean {
-    const current = this.chats.get(projectName)?.current;
-    current?.controller.abort();
-    return current !== undefined;
+    const controller = this.chats.get(projectName)?.controller;
+    controller?.abort();
+    return controller !== undefined;
   }
 
   /**
@@ -185,7 +187,7 @@ export class ChatService {
     this.closing = true;
     for (const [name, chat] of this.chats) {
       for (const queued of chat.queue.splice(0)) queued.reject(new BerthError(`berth stopped before the message to ${name} was sent`));
-      chat.current?.controller.abort();
+      chat.controller?.abort();
       clearTimeout(chat.idleTimer);
     }
     await Promise.all([...this.chats.values()].map((chat) => chat.pumping));
@@ -337,6 +339,8 @@ export class ChatService {
     })().finally(() => {
       chat.pumping = undefined;
       this.scheduleIdle(projectName, chat);
+      // Said once the project is idle again: a daemon asked to stop when its turns end hears it here.
+      this.publishQueue(projectName);
     });
   }
 
@@ -368,6 +372,7 @@ export class ChatService {
   private async runTurn(projectName: string, chat: ProjectChat, queued: Queued): Promise<TurnSummary> {
     const { options } = queued;
     const controller = new AbortController();
+    chat.controller = controller;
     const onAbort = (): void => controller.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -393,6 +398,7 @@ export class ChatService {
         transcript.close();
       }
     } finally {
+      chat.controller = undefined;
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
@@ -503,6 +509,11 @@ export class ChatService {
       agent.interrupt().catch(() => void agent.terminate());
     };
     const onAbort = (): void => stopTurn('cancel');
+    // Cancelled while the agent started: the message is not sent.
+    if (signal.aborted) {
+      await agent.claim.setTurn(null).catch(() => undefined);
+      return { ending: { by: 'exit', exitCode: null, stderr: '' }, lostSession: false };
+    }
     const timer = setTimeout(() => stopTurn('timeout'), settingMs(settings, 'chat.turnTimeout')!);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -589,6 +600,8 @@ export class ChatService {
       });
       chat.agent = agent;
       chat.viaProxy = viaProxy;
+      // Its turn may have ended (cancelled) while it started: it idles from now.
+      if (!chat.pumping) this.scheduleIdle(project.name, chat);
       chat.released = agent.exited.then(async () => {
         if (chat.agent === agent) chat.agent = undefined;
         clearTimeout(chat.idleTimer);

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { COMMANDS } from '../../src/cli/command-table.js';
+import { COMMANDS, usageOf } from '../../src/cli/command-table.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { useTempDirs } from '../helpers/temp.js';
 
@@ -20,7 +20,9 @@ describe('berth command line', () => {
     const result = await runBerth(['--help'], { home: await tempDir() });
     expect(result.exitCode).toBe(0);
     for (const command of COMMANDS) {
-      const lines = result.stdout.split('\n').filter((line) => line.trimStart().startsWith(`${command.words.join(' ')} `));
+      // The usage column, whole: `daemon` is not `daemon status`.
+      const usage = usageOf(command).replace(/^berth /, '');
+      const lines = result.stdout.split('\n').filter((line) => line.trimStart().split(/\s{2,}/)[0] === usage);
       expect(lines, command.words.join(' ')).toHaveLength(1);
       expect(lines[0]).toContain(command.summary);
     }

@@ -154,9 +154,9 @@ describe('a turn ends all it started, and turns of a project never overlap (work
     fake.reply(message(text('First.')));
     expect((await runBerth(['chat', 'web', 'remember heron'], { home, env })).exitCode).toBe(0);
     const before = await readdir(path.join(home, 'transcripts', 'web'));
-    // The CLI's own store of sessions is gone (a new machine, a wiped home), and its live agent with the daemon.
-    await rm(path.join(cli.home, '.claude', 'projects'), { recursive: true, force: true });
+    // The live agent ends with the daemon (it writes its session store as it goes), then that store is gone (a new machine, a wiped home).
     expect((await runBerth(['daemon', 'stop'], { home, env })).exitCode).toBe(0);
+    await rm(path.join(cli.home, '.claude', 'projects'), { recursive: true, force: true });
 
     fake.reply(message(text('Fresh start.')));
     const lost = await runBerth(['chat', 'web', 'and now?'], { home, env });
