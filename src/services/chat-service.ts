@@ -653,6 +653,14 @@ export class ChatService {
     if (event.type === 'turn_end' || event.type === 'user') return;
     turn.emit(event);
     if (event.type === 'session' && event.sessionId !== turn.sessionId) {
+      // Asked to continue one conversation, the agent began another without saying why: it no longer knew the first.
+      if (turn.resumedSession !== null && turn.sessionId === null && event.sessionId !== turn.resumedSession) {
+        const lost = turn.resumedSession;
+        turn.resumedSession = null;
+        turn.transcript.leaveSession();
+        turn.emit({ type: 'status', text: `the agent no longer knows conversation ${lost}: this turn starts a new one (the old transcript is kept)` });
+        void this.audit(turn.project.name, 'chat-reset', `the agent no longer knows conversation ${lost}`, { session: lost });
+      }
       turn.sessionId = event.sessionId;
       // Kept at once: a berth killed mid-turn still continues this conversation next time.
       turn.track(this.deps.projects.record(turn.project.name, { sessionId: event.sessionId }));
