@@ -6,9 +6,9 @@
  * come. Closing it (quitting the TUI, the terminal going away) stops nothing
  * in the daemon.
  */
-import { spawn } from 'node:child_process';
 import type { TranscriptEntry } from '../domain/chat.js';
 import { messageOf } from '../domain/errors.js';
+import { workspaceShell } from '../runtime/workspace-shell.js';
 import type { IsolationMode } from '../domain/project.js';
 import type { Settings } from '../domain/settings.js';
 import type { QueuedMessage } from '../daemon/protocol.js';
@@ -237,11 +237,7 @@ export class RemoteControlCenter implements ControlCenter {
     const project = await this.context.projects.require(name);
     if (project.mode === 'container') return (await this.context.runtime()).shell(name);
     await this.context.projects.record(name, { lastActive: new Date().toISOString() });
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.env.SHELL || '/bin/sh', [], { cwd: project.path, stdio: 'inherit' });
-      child.on('error', reject);
-      child.on('exit', (code) => resolve(code ?? 1));
-    });
+    return workspaceShell(project.path);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@
  * nothing changed. Actions never throw: what fails goes to the status line.
  */
 import { messageOf } from '../domain/errors.js';
-import { spawn } from 'node:child_process';
+import { workspaceShell } from '../runtime/workspace-shell.js';
 import type { TranscriptEntry } from '../domain/chat.js';
 import type { QueuedMessage } from '../daemon/protocol.js';
 import { describeAbandoned, describeClaim, type WorkClaim } from '../domain/work.js';
@@ -400,11 +400,7 @@ export class ControlCenterService implements ControlCenter {
     if (!view) return 1;
     if (view.project.mode === 'container') return (await this.requireRuntime()).shell(name);
     await this.context.projects.record(name, { lastActive: new Date().toISOString() });
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.env.SHELL || '/bin/sh', [], { cwd: view.project.path, stdio: 'inherit' });
-      child.on('error', reject);
-      child.on('exit', (code) => resolve(code ?? 1));
-    });
+    return workspaceShell(view.project.path);
   }
 
   // ---- internals ----

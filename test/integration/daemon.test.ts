@@ -17,7 +17,7 @@ import { message, slow, text, toolUse } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { daemonCall, daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
 import { processesRunning, waitFor } from '../helpers/processes.js';
-import { parseEntries, useWorkspaceChat, type Entry } from '../helpers/workspace-chat.js';
+import { useWorkspaceChat, type Entry } from '../helpers/workspace-chat.js';
 import { socketPath } from '../../src/daemon/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -290,8 +290,3 @@ describe('the berth daemon (workspace mode)', () => {
     expect((await chat.history()).find((entry) => entry.type === 'turn_end')?.outcome).toBe('cancelled');
   });
 });
-
-/** Parsed JSON lines of a `berth chat --json` run. */
-export function entriesOf(stdout: string): Entry[] {
-  return parseEntries(stdout);
-}
