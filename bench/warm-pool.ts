@@ -25,9 +25,9 @@ async function main(): Promise<void> {
       await berth(home, ['image', 'build', '--network', 'host', '--tag', image]);
     }
     const context = createContext({ BERTH_HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' });
-    context.settings().set('container.image', image);
-    context.settings().set('container.memory', '256m');
-    context.settings().set('policies.maxRunning', String(2 * runs + 2));
+    await context.settings().set('container.image', image);
+    await context.settings().set('container.memory', '256m');
+    await context.settings().set('policies.maxRunning', String(2 * runs + 2));
     const runtime = await context.runtime();
     const firstCommand = async (name: string): Promise<number> => {
       await context.projects.add(name, { mode: 'container' });
@@ -38,14 +38,14 @@ async function main(): Promise<void> {
     const cold: number[] = [];
     const warm: number[] = [];
     for (let run = 0; run < runs; run += 1) {
-      context.settings().set('policies.warmPool', '0');
+      await context.settings().set('policies.warmPool', '0');
       cold.push(await firstCommand(`cold-${run}`));
-      context.settings().set('policies.warmPool', '1');
+      await context.settings().set('policies.warmPool', '1');
       const filled = await runtime.maintainWarmPool();
       if (filled.unavailable) throw new Error(filled.unavailable);
       warm.push(await firstCommand(`warm-${run}`));
     }
-    context.settings().set('policies.warmPool', '0');
+    await context.settings().set('policies.warmPool', '0');
     await runtime.maintainWarmPool();
     await runtime.close();
     process.stdout.write(`\nfirst command in a new project's container (${runs} runs each, ${image})\n`);

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The berth command: a few lines that load the compiled CLI. Kept tiny so that
-// --version and --help start fast; the TUI (ink, react) is imported lazily.
+// The berth command: a few lines that load the bundled CLI (npm run build:
+// tsc, then scripts/bundle/build.mjs). Kept tiny so that --version and --help
+// start fast; the TUI (ink, react) is imported lazily.
 import { existsSync } from 'node:fs';
 
 // Deprecation notices of dependencies (docker-modem over ssh) are for their
 // authors, and would print over the full-screen UI.
 process.noDeprecation = true;
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+const entry = new URL('../dist/bundle/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('berth: not built yet: run npm install (or npm run build) in the berth folder\n');
   process.exit(1);

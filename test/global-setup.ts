@@ -3,7 +3,7 @@ import { RunLeftovers } from './helpers/leftovers.js';
 
 /**
  * Before any suite: marks what the run will make and builds bin/berth.js's
- * dist/ fresh (the CLI and end-to-end suites run it). After the last: fails
+ * dist/ and its bundle fresh (the CLI and end-to-end suites run it). After the last: fails
  * the run naming whatever the tests left on this machine (containers,
  * networks, firewall rules, namespaces, mounts, processes; see
  * helpers/leftovers.ts), then removes it, so that runs do not add up.
@@ -12,6 +12,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   const leftovers = await RunLeftovers.start();
   // Emit only: type errors are the typecheck step's to report, not a reason to run no test.
   await execa('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck'], { stdio: 'inherit' });
+  await execa('node', ['scripts/bundle/build.mjs'], { stdio: 'inherit' });
   return async () => {
     // A throw here would be logged, yet leave the exit code 0: the failure is set, not thrown.
     try {

@@ -23,13 +23,13 @@ export const getConfig: CommandHandler = async ({ args, options }) => {
 
 export const setConfig: CommandHandler = async ({ args }) => {
   const [key, text] = args as [string, string];
-  const value = createContext().settings().set(key, text);
+  const value = await createContext().settings().set(key, text);
   printLine(`${key} = ${show(value)}`);
 };
 
 export const unsetConfig: CommandHandler = async ({ args }) => {
   const key = args[0]!;
-  createContext().settings().unset(key);
+  await createContext().settings().unset(key);
   printLine(isSettingKey(key) ? `${key} = ${show(SETTINGS[key].default)} (the default)` : `${key} removed`);
 };
 

@@ -8,22 +8,22 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new BerthError('the control center needs a terminal; in scripts use the subcommands (berth --help)');
   }
-  const context = createContext();
-  // Read what the screen needs first, so that a broken registry or settings
-  // file is reported as a one-line error instead of a half-drawn screen.
-  await context.projects.list();
-  context.settings().load();
   // Ink draws only the last frame when it believes it runs in CI; berth is on a
   // real terminal here (checked above), and a CI variable left in a developer's
   // shell must not blank the screen. Ink reads it when first imported: now.
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
-  // React's development build checks and records much more on every render:
-  // a screen that runs all day wants the production one (read when React loads, next).
-  process.env.NODE_ENV ??= 'production';
+  // The screen's code loads while the registry is read and the daemon reached.
+  const screen = Promise.all([import('../ui/run.js'), import('../client/remote-control-center.js')]);
+  screen.catch(() => undefined);
+  const context = createContext();
+  // Read what the screen needs first, so that a broken registry or settings
+  // file is reported as a one-line error instead of a half-drawn screen.
+  await context.projects.list();
+  context.settings().load();
   // The agents, the engine and the policies are the daemon's: this screen is one of its clients.
   const client = await connectToDaemon(context.paths.home, global.engine);
-  const [{ runControlCenter }, { RemoteControlCenter }] = await Promise.all([import('../ui/run.js'), import('../client/remote-control-center.js')]);
+  const [{ runControlCenter }, { RemoteControlCenter }] = await screen;
   const service = new RemoteControlCenter(client, context);
   await service.start();
   // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the screen goes; the turns go on in the daemon.

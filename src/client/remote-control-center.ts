@@ -71,6 +71,8 @@ export class RemoteControlCenter implements ControlCenter {
   private onEvent(event: string, data: unknown): void {
     if (event === 'snapshot') {
       this.wire = data as WireSnapshot;
+      // The first is the first frame: drawn at once, not after the publish delay.
+      if (this.current.projects.length === 0) this.current = this.build();
       this.firstSnapshot();
     } else if (event === 'chat') {
       const { project, entry } = data as { project: string; entry: TranscriptEntry };

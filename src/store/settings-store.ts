@@ -1,5 +1,5 @@
-import { statSync } from 'node:fs';
-import Conf from 'conf';
+import { readFileSync, statSync } from 'node:fs';
+import type Conf from 'conf';
 import path from 'node:path';
 import { BerthError } from '../domain/errors.js';
 import {
@@ -28,21 +28,44 @@ export interface SettingEntry {
 const FILE_NAME = 'settings';
 
 /**
- * The user's settings, through conf (atomic writes, nested keys by dot
- * notation). Only values the user set are stored; defaults come from the
+ * The user's settings, changed through conf (atomic writes, nested keys by
+ * dot notation). Only values the user set are stored; defaults come from the
  * schema, so a new default reaches users who never changed the key. The file
  * is validated whole against the schema each time it is loaded, and changed
- * under the same kind of lock as the registry (see file-lock.ts).
+ * under the same kind of lock as the registry (see file-lock.ts). Reading
+ * needs no conf: the file is plain JSON, and conf (with ajv) costs a
+ * client's start-up a tenth of a second, so it is loaded for changes only.
  */
 export class SettingsStore {
   readonly file: string;
-  private readonly conf: Conf<Record<string, unknown>>;
+  private conf: Conf<Record<string, unknown>> | undefined;
   private cached: { stamp: string; settings: Settings } | undefined;
 
-  constructor(dir: string) {
+  constructor(private readonly dir: string) {
     this.file = path.join(dir, `${FILE_NAME}.json`);
+  }
+
+  private async writer(): Promise<Conf<Record<string, unknown>>> {
+    if (this.conf) return this.conf;
+    const { default: ConfClass } = await import('conf');
     try {
-      this.conf = new Conf({ cwd: dir, configName: FILE_NAME, projectName: 'berth', clearInvalidConfig: false });
+      return (this.conf = new ConfClass({ cwd: this.dir, configName: FILE_NAME, projectName: 'berth', clearInvalidConfig: false }));
+    } catch (error) {
+      throw new BerthError(`settings file ${this.file} is not valid JSON (${firstLine(error)}); fix it or move it away`);
+    }
+  }
+
+  /** The file's content as stored: {} while there is none. */
+  private stored(): Record<string, unknown> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw new BerthError(`settings file ${this.file} cannot be read: ${firstLine(error)}`);
+    }
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
     } catch (error) {
       throw new BerthError(`settings file ${this.file} is not valid JSON (${firstLine(error)}); fix it or move it away`);
     }
@@ -56,7 +79,7 @@ export class SettingsStore {
   load(): Settings {
     const stamp = fileStamp(this.file);
     if (this.cached && this.cached.stamp === stamp) return this.cached.settings;
-    const settings = this.reading(() => checkSettings(this.conf.store));
+    const settings = this.reading(() => checkSettings(this.stored()));
     this.cached = { stamp, settings };
     return settings;
   }
@@ -66,15 +89,15 @@ export class SettingsStore {
   }
 
   /** Validates `text` for `key` and stores it; the rest of the file must be valid, the key's own value may be a bad one to repair. */
-  set(key: string, text: string): SettingValue {
+  async set(key: string, text: string): Promise<SettingValue> {
     const value = parseSettingText(key, text);
-    this.change(key, () => this.conf.set(key, value));
+    await this.change(key, (conf) => conf.set(key, value));
     return value;
   }
 
   /** Drops the value set for `key`, so its default applies; a key unknown to berth but in the file may be dropped too. */
-  unset(key: string): void {
-    this.change(key, () => this.conf.delete(key));
+  async unset(key: string): Promise<void> {
+    await this.change(key, (conf) => conf.delete(key));
   }
 
   /**
@@ -82,17 +105,18 @@ export class SettingsStore {
    * berth processes setting keys at once keep both. Every other key must be
    * valid; the one changed need not be, so that a bad value can be repaired.
    */
-  private change(key: string, write: () => void): void {
+  private async change(key: string, write: (conf: Conf<Record<string, unknown>>) => void): Promise<void> {
+    const conf = await this.writer();
     this.cached = undefined;
     withFileLockSync(this.file, () => {
-      const { [key]: current, ...others } = this.reading(() => flatten(this.conf.store));
+      const { [key]: current, ...others } = this.reading(() => flatten(conf.store));
       if (current === undefined) checkSettingKey(key);
       this.reading(() => checkSettings(others));
-      writingSync(this.file, write);
+      writingSync(this.file, () => write(conf));
     });
   }
 
-  /** What `read` makes of the file (conf reads it afresh each time); its failure is one line naming the file. */
+  /** What `read` makes of the file (conf and stored() read it afresh each time); its failure is one line naming the file. */
   private reading<T>(read: () => T): T {
     try {
       return read();
@@ -107,7 +131,7 @@ export class SettingsStore {
       key,
       value: settings[key],
       default: SETTINGS[key].default,
-      source: this.conf.has(key) ? 'set' : 'default',
+      source: key in flatten(this.stored()) ? 'set' : 'default',
       description: SETTINGS[key].description,
     }));
   }

@@ -179,8 +179,8 @@ describeWithDocker('the control center service with a real engine', () => {
     const home = await tempDir('berth-cc-engine-');
     relay = new EngineRelay(path.join(home, 'engine.sock'));
     context = createContext({ BERTH_HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' });
-    context.settings().set('container.image', TEST_WORKSPACE_IMAGE);
-    context.settings().set('container.memory', '256m');
+    await context.settings().set('container.image', TEST_WORKSPACE_IMAGE);
+    await context.settings().set('container.memory', '256m');
     await context.projects.add('boat', { mode: 'container' });
   });
 
@@ -211,8 +211,8 @@ describeWithDocker('the control center service with a real engine', () => {
   });
 
   it('applies the policies by itself: an idle container is stopped, and the status line and the details say why', async () => {
-    context.settings().set('policies.idleTimeout', '2s');
-    context.settings().set('policies.tick', '1s');
+    await context.settings().set('policies.idleTimeout', '2s');
+    await context.settings().set('policies.tick', '1s');
     await relay.open();
     service = new ControlCenterService({ context, engineFlag: relay.address, statsIntervalMs: 500 });
     await service.start();
@@ -227,7 +227,7 @@ describeWithDocker('the control center service with a real engine', () => {
   it("shows a container idle after the project's own policies.idleTimeout, and its reconciler records the same", async () => {
     // berth's timeout is the default hour; the first healthcheck soon, so the container's health settles before it goes idle.
     await context.projects.setSetting('boat', 'policies.idleTimeout', '5s');
-    context.settings().set('container.healthInterval', '1s');
+    await context.settings().set('container.healthInterval', '1s');
     await relay.open();
     service = new ControlCenterService({ context, engineFlag: relay.address, statsIntervalMs: 500 });
     await service.start();

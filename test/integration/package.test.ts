@@ -10,13 +10,13 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 describe('the packed package', () => {
   const tempDir = useTempDirs();
 
-  it('runs with npx from its tarball, carrying docker/ and the built CLI', async () => {
+  it('runs with npx from its tarball, carrying docker/ and the bundled CLI', async () => {
     const destination = await tempDir('berth-pack-');
     const manifest = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
     const packed = await execa('npm', ['pack', '--json', '--pack-destination', destination], { cwd: root });
     const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: Array<{ path: string }> }];
     const paths = files.map((file) => file.path);
-    expect(paths).toEqual(expect.arrayContaining(['bin/berth.js', 'dist/cli/main.js', 'docker/Dockerfile', 'docker/healthcheck.sh']));
+    expect(paths).toEqual(expect.arrayContaining(['bin/berth.js', 'dist/bundle/main.js', 'docker/Dockerfile', 'docker/healthcheck.sh']));
     expect(paths.filter((file) => file.startsWith('src/') || file.startsWith('test/'))).toEqual([]);
 
     // A cache of its own, so that npx installs from the tarball as a new user would.

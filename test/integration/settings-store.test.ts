@@ -99,7 +99,7 @@ describe('the settings read once per change of the file', () => {
     const first = store.load();
     expect(store.load()).toBe(first);
     // Another berth process (a new store on the same file) changes a setting.
-    new SettingsStore(home).set('chat.sessionIdle', '2m');
+    await new SettingsStore(home).set('chat.sessionIdle', '2m');
     const after = store.load();
     expect(after).not.toBe(first);
     expect(after['chat.sessionIdle']).toBe('2m');

@@ -48,8 +48,8 @@ describeWithDocker('the supervisor with a real engine', () => {
     home = await tempDir('berth-supervisor-');
     homes.push(home);
     context = createContext({ BERTH_HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' });
-    context.settings().set('container.image', image);
-    context.settings().set('container.memory', '256m');
+    await context.settings().set('container.image', image);
+    await context.settings().set('container.memory', '256m');
     runtime = await context.runtime();
     supervisor = await context.supervisor();
   });
@@ -73,7 +73,7 @@ describeWithDocker('the supervisor with a real engine', () => {
   }
 
   it('stops a container idle for longer than policies.idleTimeout, and never a busy one', async () => {
-    context.settings().set('policies.idleTimeout', '2s');
+    await context.settings().set('policies.idleTimeout', '2s');
     await addProjects('idle', 'busy');
     await runtime.up('idle');
     await runtime.up('busy');
@@ -91,7 +91,7 @@ describeWithDocker('the supervisor with a real engine', () => {
   });
 
   it('keeps at most policies.maxRunning containers: a third start stops the least recently used; with every one busy it is refused', async () => {
-    context.settings().set('policies.maxRunning', '2');
+    await context.settings().set('policies.maxRunning', '2');
     await addProjects('first', 'second', 'third');
     await runtime.up('first');
     await sleep(50);
@@ -111,8 +111,8 @@ describeWithDocker('the supervisor with a real engine', () => {
   });
 
   it('recreates a container whose healthcheck failed three times, keeping the workspace files', async () => {
-    context.settings().set('container.image', SICKLY_IMAGE);
-    context.settings().set('container.healthInterval', '1s');
+    await context.settings().set('container.image', SICKLY_IMAGE);
+    await context.settings().set('container.healthInterval', '1s');
     await addProjects('sick');
     const before = await runtime.up('sick');
     const workspace = (await context.projects.require('sick')).path;
@@ -137,7 +137,7 @@ describeWithDocker('the supervisor with a real engine', () => {
   });
 
   it('removes a container stopped for longer than policies.removeStoppedAfter', async () => {
-    context.settings().set('policies.removeStoppedAfter', '1s');
+    await context.settings().set('policies.removeStoppedAfter', '1s');
     await addProjects('gone');
     await runtime.up('gone');
     await runtime.stop('gone');
@@ -152,8 +152,8 @@ describeWithDocker('the supervisor with a real engine', () => {
     const total = await runtime.hostMemory();
     // Room for one container of this size, not two.
     const size = Math.ceil((total * 0.1) / 1024 ** 2 / 2 + 1);
-    context.settings().set('container.memory', `${size}m`);
-    context.settings().set('policies.maxCommit', '10');
+    await context.settings().set('container.memory', `${size}m`);
+    await context.settings().set('policies.maxCommit', '10');
     await addProjects('holder', 'newcomer');
     await runtime.up('holder');
     await expect(runtime.up('newcomer')).rejects.toThrow(/cannot start newcomer: .* \(policies.maxCommit 10% of .*\); the most is held by holder/);
@@ -162,7 +162,7 @@ describeWithDocker('the supervisor with a real engine', () => {
   });
 
   it('berth sweep prints each action with its reason, --dry-run changes nothing, and berth policies shows the settings', async () => {
-    context.settings().set('policies.idleTimeout', '1s');
+    await context.settings().set('policies.idleTimeout', '1s');
     await addProjects('sleepy');
     await runtime.up('sleepy');
     await sleep(1_500);
@@ -181,7 +181,7 @@ describeWithDocker('the supervisor with a real engine', () => {
   });
 
   it('removes an idle workspace berth created only with sweep --apply, after asking or with --yes', async () => {
-    context.settings().set('policies.workspaceMaxAge', '30d');
+    await context.settings().set('policies.workspaceMaxAge', '30d');
     await context.projects.add('ancient', { mode: 'workspace' });
     const keptDir = await tempDir('berth-theirs-');
     await context.projects.add('theirs', { mode: 'workspace', path: keptDir });

@@ -44,8 +44,8 @@ describeWithDocker('the warm pool with a real engine', () => {
     home = await tempDir('berth-pool-');
     homes.push(home);
     context = createContext({ BERTH_HOME: home, PATH: process.env.PATH ?? '/usr/bin:/bin' });
-    context.settings().set('container.image', image);
-    context.settings().set('container.memory', '256m');
+    await context.settings().set('container.image', image);
+    await context.settings().set('container.memory', '256m');
     runtime = await context.runtime();
   });
 
@@ -77,7 +77,7 @@ describeWithDocker('the warm pool with a real engine', () => {
   };
 
   it('keeps policies.warmPool containers waiting, and a first start takes one with the project\'s folders inside', async () => {
-    context.settings().set('policies.warmPool', '1');
+    await context.settings().set('policies.warmPool', '1');
     expect(await runtime.maintainWarmPool()).toEqual({ created: 1, removed: 0 });
     const [warm] = await poolContainers();
     expect(warm?.State).toBe('running');
@@ -110,7 +110,7 @@ describeWithDocker('the warm pool with a real engine', () => {
   });
 
   it('stops, refreshes (keeping the workspace) and removes an adopted container, freeing its slot', async () => {
-    context.settings().set('policies.warmPool', '1');
+    await context.settings().set('policies.warmPool', '1');
     await runtime.maintainWarmPool();
     await context.projects.add('cycle', { mode: 'container' });
     const project = await context.projects.require('cycle');
@@ -134,10 +134,10 @@ describeWithDocker('the warm pool with a real engine', () => {
   });
 
   it('with policies.warmPool 0, removes the waiting containers and creates as before', async () => {
-    context.settings().set('policies.warmPool', '2');
+    await context.settings().set('policies.warmPool', '2');
     await runtime.maintainWarmPool();
     const before = (await poolContainers()).length;
-    context.settings().set('policies.warmPool', '0');
+    await context.settings().set('policies.warmPool', '0');
     const change = await runtime.maintainWarmPool();
     expect(change.removed).toBe(2);
     expect((await poolContainers()).length).toBe(before - 2);
@@ -147,7 +147,7 @@ describeWithDocker('the warm pool with a real engine', () => {
   });
 
   it('is topped up by the supervisor on each pass, and audited', async () => {
-    context.settings().set('policies.warmPool', '1');
+    await context.settings().set('policies.warmPool', '1');
     const supervisor = await context.supervisor();
     const outcomes = await supervisor.pass();
     expect(outcomes).toContainEqual({ action: { kind: 'warm', reason: 'policies.warmPool: 1 created, 0 removed' }, result: 'done' });
@@ -164,7 +164,7 @@ describeWithDocker('the warm pool with a real engine', () => {
 
   /** A project that took a warm container, stopped, its folders unmounted as a reboot would; and its adoption, to edit. */
   async function adoptedAfterReboot(): Promise<{ file: string; id: string; adoption: Adoption }> {
-    context.settings().set('policies.warmPool', '1');
+    await context.settings().set('policies.warmPool', '1');
     expect(await runtime.maintainWarmPool()).toEqual({ created: 1, removed: 0 });
     await context.projects.add('adoptee', { mode: 'container' });
     const container = await runtime.up('adoptee');
