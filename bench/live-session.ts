@@ -13,6 +13,13 @@
 //                against `claude -p ... "<msg>"` without --resume, in a fresh
 //                folder of the same kind (another project's workspace). Target:
 //                at most 1.05x.
+//   first turn   the real TUI on a real terminal (tmux), its daemon running:
+//   in the TUI   the chat of a project with no live agent is opened (Enter),
+//                the message typed after TYPING_MS (2 s: a short message's
+//                typing), and the time taken from the key Enter that sends it
+//                until the reply's first text is on the screen (polled every
+//                10 ms); against `claude -p` as above. The TUI asks the daemon
+//                to start the agent when the chat opens. Target: at most 1.05x.
 //
 // Each round runs both, in alternating order, from the spawn of the process to
 // the first delta line on its stdout; the medians of BENCH_ROUNDS (7; or the
@@ -31,12 +38,14 @@ import { fileURLToPath } from 'node:url';
 import { answers, socketPath } from '../src/daemon/protocol.js';
 import { prepareClaudeEnv } from '../test/fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, type FakeAnthropic } from '../test/fixtures/fake-anthropic.js';
+import { TmuxTerminal } from './tmux-terminal.js';
 import { BERTH_BIN, median, numberFromEnv } from './tui-support.js';
 
 const rounds = Number(process.argv[2] ?? numberFromEnv('BENCH_ROUNDS', 7));
 const MESSAGE = 'Say hello.';
 const REPLY = 'Hello from the fake Messages API.';
 const RUN_TIMEOUT_MS = 60_000;
+const TYPING_MS = 2_000;
 const CLI_BIN_DIR = cliBinDir();
 const claudeBinary = path.join(CLI_BIN_DIR, 'claude');
 const STREAM_FLAGS = ['--output-format', 'stream-json', '--verbose', '--include-partial-messages'];
@@ -133,6 +142,24 @@ async function main(): Promise<void> {
     }
     benches.push(first);
 
+    // First turn in the TUI: a fresh home each round, its daemon running (untimed), the chat opened, the message typed.
+    const tui: Bench = { title: 'first turn in the TUI, Enter to the first text on screen', target: 1.05, berth: { name: 'berth TUI, chat opened', runs: [] }, cli: { name: 'claude -p', runs: [] } };
+    console.log(`first turn in the TUI: ${rounds} rounds…`);
+    const terminal = await TmuxTerminal.start({ columns: 120, rows: 40, cwd: root });
+    try {
+      for (let round = 0; round < rounds; round += 1) {
+        const { home, refFolder } = await newHome(`tui-${round}`);
+        const berthEnv = { ...env, BERTH_HOME: home };
+        await execa(process.execPath, [BERTH_BIN, 'daemon', 'restart'], { env: berthEnv, extendEnv: false });
+        const pair = [() => tuiTurn(terminal, berthEnv).then((run) => tui.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => tui.cli.runs.push(run))];
+        for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+        await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: berthEnv, extendEnv: false });
+      }
+    } finally {
+      await terminal.kill();
+    }
+    benches.push(tui);
+
     console.log(`load after: ${loadAverage()}`);
     for (const bench of benches) report(bench);
   } finally {
@@ -152,6 +179,31 @@ function cliBinDir(): string {
     if (existsSync(path.join(dir, 'node_modules', '.bin', 'claude'))) return path.join(dir, 'node_modules', '.bin');
   }
   throw new Error('bench: cannot find node_modules/.bin/claude above this file');
+}
+
+/**
+ * The TUI in `terminal`: the dashboard, Enter on web (the first row), the
+ * chat drawn; the message typed after TYPING_MS; timed from Enter until the
+ * reply's first text shows. Then back and quit.
+ */
+async function tuiTurn(terminal: TmuxTerminal, env: Record<string, string>): Promise<Run> {
+  const poll = { timeoutMs: RUN_TIMEOUT_MS, pollMs: 10 };
+  await terminal.launch([process.execPath, BERTH_BIN], env);
+  await terminal.waitFor((screen) => /web\s+workspace/.test(screen), poll);
+  await terminal.press('Enter');
+  await terminal.waitFor((screen) => screen.includes('chat · web'), poll);
+  await sleep(TYPING_MS);
+  await terminal.press('-l', MESSAGE);
+  await terminal.waitFor((screen) => screen.includes(MESSAGE), poll);
+  const sentAt = performance.now();
+  await terminal.press('Enter');
+  // The reply's first words ("Hello", capitalised: the message says "hello").
+  const shown = await terminal.waitFor((screen) => screen.includes(REPLY.split(' ')[0]!), poll);
+  await terminal.waitFor((screen) => screen.includes(REPLY), poll);
+  await terminal.press('Escape');
+  await terminal.press('q');
+  await terminal.waitForExit(10_000);
+  return { delta: shown.at - sentAt };
 }
 
 /** berth chat --json: a text_delta line. */

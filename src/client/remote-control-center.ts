@@ -171,6 +171,8 @@ export class RemoteControlCenter implements ControlCenter {
   }
 
   openConversation(name: string): void {
+    // The agent starts while the user types the first message (the daemon does nothing if it runs).
+    this.client.call('POST', `${projectRoute(name)}/warm`).catch(() => undefined);
     if (this.conversations.has(name)) return;
     this.conversations.set(name, { project: name, loaded: false, entries: [], queued: this.queues.get(name) ?? [] });
     this.pending.set(name, []);

@@ -198,6 +198,18 @@ export class Daemon {
           return { withdrawn: params.id };
         },
       },
+      {
+        method: 'POST',
+        path: '/v1/projects/:name/warm',
+        // Answered at once: the agent starts in the background, and a failure to start is the next turn's to report.
+        handler: async ({ params }) => {
+          const project = name(params);
+          void this.requireChat()
+            .then((chat) => chat.warm(project))
+            .catch((error: unknown) => this.log(`${project}: the agent could not start ahead of a message: ${messageOf(error)}`));
+          return { warming: project };
+        },
+      },
       { method: 'POST', path: '/v1/projects/:name/interrupt', handler: async ({ params }) => ({ interrupted: this.service.cancel(name(params)) }) },
       {
         method: 'POST',

@@ -104,6 +104,8 @@ interface ProjectChat {
   agent?: AgentProcess;
   /** Set while the agent starts: a second start waits for it. */
   starting?: Promise<AgentProcess>;
+  /** Set while warm() prepares the agent (ends what a dead berth left, then starts it): a turn waits for it. */
+  warming?: Promise<void>;
   /** The agent was reached through the credential proxy, which counts the spend. */
   viaProxy: boolean;
   /** Settles once the last agent has exited and its claim is released. */
@@ -177,6 +179,32 @@ export class ChatService {
     const controller = this.chats.get(projectName)?.controller;
     controller?.abort();
     return controller !== undefined;
+  }
+
+  /**
+   * Starts the live agent of a workspace-mode project ahead of its first
+   * message (a chat screen opened): the CLI's own start-up, a second or so,
+   * then passes while the user types. Nothing when an agent runs or starts, a
+   * turn runs, or the project runs in a container (whose start is the user's
+   * to ask for). The agent idles out after chat.sessionIdle like any other.
+   */
+  async warm(projectName: string): Promise<void> {
+    const chat = this.chatOf(projectName);
+    const busy = () => this.closing || chat.agent?.alive === true || chat.starting !== undefined || chat.pumping !== undefined;
+    if (busy() || chat.warming) return chat.warming;
+    chat.warming = (async () => {
+      const project = await this.deps.projects.require(projectName);
+      if (project.mode !== 'workspace') return;
+      // What a dead berth left is ended first, as before a turn.
+      await this.deps.runtime.claims().recoverFor(projectName, true);
+      if (busy()) return;
+      const settings = settingsForProject(this.deps.settings().load(), project.settings);
+      chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
+      const request = sessionRequest(project, project.sessionId ?? null, settings);
+      chat.starting = this.startAgent(project, chat, settings, request, new AbortController().signal, {}).finally(() => (chat.starting = undefined));
+      await chat.starting;
+    })().finally(() => (chat.warming = undefined));
+    return chat.warming;
   }
 
   /**
@@ -377,6 +405,7 @@ export class ChatService {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await this.deps.projects.require(projectName);
+      await chat.warming?.catch(() => undefined);
       // What a dead berth left is ended, and its turn recorded, before this turn is: or it is refused, writing nothing.
       if (!chat.agent?.alive) await this.deps.runtime.claims().recoverFor(projectName, true);
       if (options.newConversation) {
@@ -552,7 +581,7 @@ export class ChatService {
    * permission mode or model is applied to it as it runs.
    */
   private async liveAgent(turn: Turn, chat: ProjectChat, settings: Settings, signal: AbortSignal, options: SendOptions): Promise<AgentProcess> {
-    const wanted = sessionRequest(turn, settings);
+    const wanted = sessionRequest(turn.project, turn.resumedSession, settings);
     const running = chat.agent?.alive ? chat.agent : undefined;
     if (running) {
       if (sameStart(running.request, wanted)) {
@@ -564,19 +593,18 @@ export class ChatService {
       turn.emit({ type: 'status', text: 'the agent restarts: its mode or tool rules changed' });
       await this.endAgent(turn.project.name);
     }
-    chat.starting ??= this.startAgent(turn, chat, settings, wanted, signal, options).finally(() => (chat.starting = undefined));
+    chat.starting ??= this.startAgent(turn.project, chat, settings, wanted, signal, options).finally(() => (chat.starting = undefined));
     return chat.starting;
   }
 
   private async startAgent(
-    turn: Turn,
+    project: Project,
     chat: ProjectChat,
     settings: Settings,
     request: AgentSessionRequest,
     signal: AbortSignal,
     options: SendOptions,
   ): Promise<AgentProcess> {
-    const { project } = turn;
     // One agent of a project at a time, in every berth process: the conversation must not fork.
     const claim = await this.deps.runtime.claims().take(project.name, 'session', { signal, ...(options.onWait && { onWait: options.onWait }) });
     let lease: UrlLease | undefined;
@@ -798,10 +826,10 @@ function publicQueued({ id, text, since }: Queued): QueuedMessage {
 }
 
 /** What the project's agent is started with, from the turn's project and settings. */
-function sessionRequest(turn: Turn, settings: Settings): AgentSessionRequest {
+function sessionRequest(project: Project, sessionId: string | null, settings: Settings): AgentSessionRequest {
   return {
-    sessionId: turn.resumedSession,
-    mode: turn.project.mode,
+    sessionId,
+    mode: project.mode,
     permissionMode: String(settings['claude.permissionMode']),
     ...(settings['claude.model'] !== '' && { model: String(settings['claude.model']) }),
     ...toolRules('allowedTools', settings['claude.allowedTools']),

@@ -252,6 +252,39 @@ describe('the berth daemon (workspace mode)', () => {
     expect(new Set(ends.map((entry) => entry.sessionId)).size).toBe(1);
   });
 
+  it('starts the agent ahead of the first message when asked to warm (a chat opened), resuming the conversation, and the message goes to it', async () => {
+    chat.fake.reply(message(text('Remember 7.')));
+    chat.fake.reply(message(text('It was 7.')));
+    expect((await berth(['chat', 'web', 'remember 7'])).exitCode).toBe(0);
+    // A daemon of its own, with no live agent: the conversation is only on disk.
+    await stopDaemonOf(chat.home);
+    expect((await berth(['daemon', 'status'])).stdout).toMatch(/no berth daemon runs/);
+    const daemon = execa('node', [BERTH_BIN, 'daemon'], { reject: false, env: { BERTH_HOME: chat.home, ...chat.env } });
+    background.push(daemon);
+    await waitFor(async () => (await daemonStatus(chat.home)) !== undefined, 'the daemon');
+    expect(await sessionMarker(chat.home)).toBeUndefined();
+
+    expect((await daemonCall(chat.home, 'POST', '/v1/projects/web/warm')).body).toEqual({ warming: 'web' });
+    await waitFor(async () => (await sessionMarker(chat.home)) !== undefined, 'the agent started ahead');
+    const marker = (await sessionMarker(chat.home))!;
+    const pid = agentPid(marker);
+    expect(pid).toBeDefined();
+    // It resumes the conversation it will carry on, and asks the API nothing before a message.
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--resume');
+    const before = chat.fake.mainRequests().length;
+    expect((await daemonCall(chat.home, 'POST', '/v1/projects/web/warm')).status).toBe(200);
+    expect(chat.fake.mainRequests().length).toBe(before);
+
+    const again = await berth(['chat', 'web', 'what was it?']);
+    expect(again.stdout).toContain('It was 7.');
+    expect(agentPid(marker)).toBe(pid);
+    expect(JSON.stringify(chat.fake.mainRequests().at(-1)?.body)).toContain('Remember 7.');
+    const missing = await daemonCall(chat.home, 'POST', '/v1/projects/nope/warm');
+    expect(missing.status).toBe(200);
+    await stopDaemonOf(chat.home);
+    expect((await daemon).exitCode).toBe(0);
+  });
+
   it('a client of another berth version says so in one line, and the old daemon is replaced once its turns end', async () => {
     // Another berth install: the same code under another version number.
     const other = await mkdtemp(path.join(tmpdir(), 'berth-old-'));

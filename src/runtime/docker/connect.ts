@@ -10,12 +10,13 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { Socket } from 'node:net';
 import path from 'node:path';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { BerthError } from '../../domain/errors.js';
 import type { EngineEndpoint, SshAuth, SshEndpoint, TcpEndpoint } from '../engine-endpoint.js';
 import { EngineUnavailable } from '../errors.js';
 import { DockerEngine, type DockerEngineOptions } from './docker-engine.js';
+import { dockerodeClass } from './dockerode-class.js';
 
 /** How long a TCP connect or an SSH handshake may take before the engine counts as unreachable. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -43,7 +44,7 @@ export function createDockerode(endpoint: EngineEndpoint, connectOptions: Connec
   // Synchronous, so nothing else can observe the variable missing.
   delete process.env.DOCKER_HOST;
   try {
-    return new Dockerode(options);
+    return new (dockerodeClass())(options);
   } finally {
     if (dockerHost !== undefined) process.env.DOCKER_HOST = dockerHost;
   }

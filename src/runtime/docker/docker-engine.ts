@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { PassThrough, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Dockerode from 'dockerode';
+import type Dockerode from 'dockerode';
 import { BerthError } from '../../domain/errors.js';
 import { ContainerNameTaken, EngineUnavailable } from '../errors.js';
 import type {
@@ -25,6 +25,7 @@ import { hostInterfaces } from '../host-interfaces.js';
 import { processInputOf, startTimeLimit } from '../process/exec-controls.js';
 import { newRunMarker, RUN_MARKER } from '../process/run-processes.js';
 import { createOptionsOf } from './create-options.js';
+import { dockerodeClass } from './dockerode-class.js';
 import { watchDockerEvents } from './docker-events.js';
 import { readRawStats } from './docker-stats.js';
 import { observedFromInspect } from './observed.js';
@@ -84,7 +85,7 @@ export class DockerEngine implements ContainerEngine {
   private product: Promise<string> | undefined;
 
   constructor(options: DockerEngineOptions = {}) {
-    this.docker = options.docker ?? new Dockerode();
+    this.docker = options.docker ?? new (dockerodeClass())();
     this.endpointOption = options.endpoint;
     this.owners = options.owners;
   }
