@@ -1,6 +1,7 @@
 import { BerthError } from '../domain/errors.js';
 import { createContext } from '../services/context.js';
 import type { GlobalOptions } from './command-table.js';
+import { connectDaemon } from '../client/daemon-client.js';
 import { connectToDaemon } from './daemon-connection.js';
 import { stopOnSignals } from './signals.js';
 
@@ -24,7 +25,10 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   // The agents, the engine and the policies are the daemon's: this screen is one of its clients.
   const client = await connectToDaemon(context.paths.home, global.engine);
   const [{ runControlCenter }, { RemoteControlCenter }] = await screen;
-  const service = new RemoteControlCenter(client, context);
+  // A daemon that went away unasked is replaced; what that says goes to the status line, not over the screen.
+  const service = new RemoteControlCenter(client, context, () =>
+    connectDaemon({ home: context.paths.home, version, ...(global.engine !== undefined && { engine: global.engine }), onNote: (line, kind) => kind === 'news' && service.notify(line) }),
+  );
   await service.start();
   // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the screen goes; the turns go on in the daemon.
   const stop = stopOnSignals();

@@ -11,7 +11,7 @@ import { messageOf } from '../domain/errors.js';
 import { workspaceShell } from '../runtime/workspace-shell.js';
 import type { IsolationMode } from '../domain/project.js';
 import type { Settings } from '../domain/settings.js';
-import type { QueuedMessage } from '../daemon/protocol.js';
+import { answers, type QueuedMessage } from '../daemon/protocol.js';
 import type { BerthContext } from '../services/context.js';
 import type { NetworkView } from '../services/control-center.js';
 import type { ControlCenter, ControlCenterSnapshot, ConversationView, StatusMessage } from '../services/control-center-state.js';
@@ -38,10 +38,14 @@ export class RemoteControlCenter implements ControlCenter {
   private readonly closed = new AbortController();
   private firstSnapshot!: () => void;
   private readonly snapshotSeen: Promise<void>;
+  /** Why the daemon said it stops (its `bye`), until its stream is followed again. */
+  private stopReason: string | undefined;
 
+  /** `ensureDaemon` starts a daemon when none answers: the one that went away unasked is replaced. */
   constructor(
     private readonly client: DaemonClient,
     private readonly context: BerthContext,
+    private readonly ensureDaemon: () => Promise<unknown> = async () => undefined,
   ) {
     this.wire = { engine: { address: '', status: { state: 'unused' } }, projects: [] };
     this.current = this.build();
@@ -54,18 +58,45 @@ export class RemoteControlCenter implements ControlCenter {
     await this.snapshotSeen;
   }
 
+  /**
+   * The daemon's events, followed for as long as the screen is open. A daemon
+   * that said it stops (berth daemon stop, restart) is waited for: its
+   * successor is followed when it answers. One that went away without a word
+   * (killed, crashed) is replaced by a new one at once, which ends what the
+   * old one's agents left and records their turns as interrupted.
+   */
   private async follow(): Promise<void> {
+    let followed = false;
     while (!this.closed.signal.aborted) {
       try {
-        await this.client.stream('GET', '/v1/events', undefined, (event, data) => this.onEvent(event, data), this.closed.signal);
-        if (!this.closed.signal.aborted) this.notify('the berth daemon stopped: its agents stopped with it', 'error');
-        return;
+        if (followed && this.stopReason === undefined && !(await answers(this.client.socket))) {
+          await this.ensureDaemon();
+          this.notify('the berth daemon went away: a new one runs (what the old one ran reads interrupted)', 'error');
+        }
+        if (followed && this.stopReason !== undefined && !(await answers(this.client.socket))) throw new Error('no daemon yet');
+        let reload = followed;
+        followed = true;
+        await this.client.stream('GET', '/v1/events', undefined, (event, data) => {
+          if (event === 'snapshot' && reload) {
+            reload = false;
+            this.reloadConversations();
+          }
+          this.onEvent(event, data);
+        }, this.closed.signal);
+        if (this.closed.signal.aborted) return;
+        if (this.stopReason !== undefined) this.notify(`the berth daemon stopped (${this.stopReason}): its agents stopped with it; followed again once one runs`, 'error');
       } catch (error) {
         if (this.closed.signal.aborted) return;
-        this.notify(`${messageOf(error)}; trying again`, 'error');
-        await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+        if (!followed) this.notify(`${messageOf(error)}; trying again`, 'error');
       }
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
     }
+  }
+
+  /** After a new daemon: every open conversation is read again (its turns may have ended meanwhile). */
+  private reloadConversations(): void {
+    this.stopReason = undefined;
+    for (const name of [...this.conversations.keys()]) this.loadConversation(name);
   }
 
   private onEvent(event: string, data: unknown): void {
@@ -87,7 +118,8 @@ export class RemoteControlCenter implements ControlCenter {
       const conversation = this.conversations.get(project);
       if (conversation) this.conversations.set(project, { ...conversation, queued });
     } else if (event === 'bye') {
-      this.notify(`the berth daemon stops: ${(data as { reason: string }).reason}`, 'error');
+      this.stopReason = (data as { reason: string }).reason;
+      this.notify(`the berth daemon stops: ${this.stopReason}`, 'error');
     }
     this.schedulePublish();
   }
@@ -173,7 +205,11 @@ export class RemoteControlCenter implements ControlCenter {
   openConversation(name: string): void {
     // The agent starts while the user types the first message (the daemon does nothing if it runs).
     this.client.call('POST', `${projectRoute(name)}/warm`).catch(() => undefined);
-    if (this.conversations.has(name)) return;
+    if (!this.conversations.has(name)) this.loadConversation(name);
+  }
+
+  /** Reads the project's transcript from the daemon; live entries that come meanwhile wait in `pending`. */
+  private loadConversation(name: string): void {
     this.conversations.set(name, { project: name, loaded: false, entries: [], queued: this.queues.get(name) ?? [] });
     this.pending.set(name, []);
     this.schedulePublish();

@@ -150,6 +150,8 @@ export class Daemon {
         method: 'GET',
         path: '/v1/events',
         handler: async ({ stream }) => {
+          // A client that reads a transcript after this snapshot finds the turns a killed daemon left recorded as interrupted.
+          await this.service.recovered().catch(() => undefined);
           const events = stream();
           this.server.follow(events);
           events.send('snapshot', wireSnapshot(this.service.snapshot()));

@@ -97,6 +97,8 @@ export class ControlCenterService implements ControlCenter {
   /** Project → the last thing a policy did to it, for its details. */
   private readonly policyNotes = new Map<string, PolicyNote>();
   private starting: Promise<void> | undefined;
+  /** Settles once what a killed berth left is ended and its turns recorded (or that failed, said in the status line). */
+  private recovery: Promise<void> | undefined;
   private registryRead: Promise<void> | undefined;
 
   constructor(private readonly options: ControlCenterOptions) {
@@ -120,6 +122,12 @@ export class ControlCenterService implements ControlCenter {
     return this.starting;
   }
 
+  /** Resolves once the services run and what a killed berth left is ended, its turns recorded as interrupted. */
+  async recovered(): Promise<void> {
+    await this.start();
+    await this.recovery;
+  }
+
   /** Resolves once the registry has been read: enough for a first frame. */
   async projectsLoaded(): Promise<void> {
     await this.registryRead;
@@ -131,7 +139,7 @@ export class ControlCenterService implements ControlCenter {
     this.publishNow();
     this.runtime = await this.context.runtime({ engine: this.engineFlag });
     // What a berth killed with SIGKILL left running is ended, its turns recorded as interrupted.
-    void this.runtime
+    this.recovery = this.runtime
       .claims()
       .recoverAll()
       .then((unrecovered) => {

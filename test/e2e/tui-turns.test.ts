@@ -5,6 +5,8 @@
  * turn belongs to the daemon, not to the screen: SIGTERM, a kill -9 of the
  * control center or its terminal going away (SIGHUP, as when an SSH
  * connection drops) leave it to finish, and a new control center shows it whole.
+ * A daemon killed under an open control center is replaced by a new one,
+ * which the screen follows.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prepareClaudeEnv, type ClaudeEnv } from '../fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
+import { daemonStatus } from '../helpers/daemon.js';
 import { processesRunning, waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { TmuxSession } from '../helpers/tmux.js';
@@ -117,5 +120,22 @@ describe('turns in the control center end whole, however they end (tmux, real CL
     session = undefined;
     await waitFor(() => !existsSync(`/proc/${berth}`), 'berth gone', 15_000);
     await finishedWithoutTheScreen();
+  });
+
+  it('a kill -9 of the daemon under the open chat: a new daemon is started, the turn reads interrupted, and the next message is answered', async () => {
+    const terminal = await turnRunning(6.1);
+    const old = (await daemonStatus(home))!;
+    // The killed turn never asks for its scripted 'Done.': the next message is answered with it.
+    expect(fake!.pendingReplies()).toBe(1);
+    process.kill(old.pid, 'SIGKILL');
+    await waitFor(async () => ((await daemonStatus(home).catch(() => undefined))?.pid ?? old.pid) !== old.pid, 'a new daemon', 20_000);
+    // The new daemon ended the old one's agent and its tool, and recorded the turn; the screen read the conversation again.
+    await waitFor(async () => (await processesRunning('sleep 6.1')).length === 0, 'the Bash tool ended', 10_000);
+    await terminal.waitFor((screen) => screen.includes('✗ interrupted') && screen.includes('the berth daemon went away: a new one runs'));
+    expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'interrupted' })]);
+    await terminal.type('are you back?');
+    await terminal.press('Enter');
+    await terminal.waitFor((screen) => screen.includes('Done.'));
+    expect((await turnEnds()).map((end) => end.outcome)).toEqual(['interrupted', 'success']);
   });
 });
