@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import type { TranscriptEntry } from '../domain/chat.js';
-import { createContext } from '../services/context.js';
 import { formatChatEvent } from './chat-format.js';
 import type { CommandHandler } from './command-table.js';
 import { printJson, printJsonLine, printLine, writeOut } from './output.js';
@@ -153,6 +152,8 @@ function ordinal(position: number): string {
 
 export const history: CommandHandler = async (input) => {
   const [name] = input.args as [string];
+  // The services load here, not for berth chat (whose client loads only the registry).
+  const { createContext } = await import('../services/context.js');
   const context = createContext();
   await context.projects.require(name);
   const entries = await (await context.chat(input.global)).history(name);
@@ -173,7 +174,7 @@ export const history: CommandHandler = async (input) => {
 
 export const diff: CommandHandler = async (input) => {
   const [name] = input.args as [string];
-  const project = await createContext().projects.require(name);
+  const project = await requireProject(new ProjectRegistry(resolvePaths().registry), name);
   const { workspaceDiff } = await import('../runtime/git.js');
   const text = await workspaceDiff(project.path);
   if (input.options.json) return printJson({ project: name, path: project.path, diff: text });

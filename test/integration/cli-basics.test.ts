@@ -119,12 +119,13 @@ describe('start-up cost of --version and --help', () => {
   const tempDir = useTempDirs();
 
   /** The sources a command line loaded: the bundle's chunks it imported, read back through the bundle's metafile, and what it imported outside the bundle. */
-  const sourcesLoadedBy = async (args: string[]) => {
+  const sourcesLoadedBy = async (args: string[], exitCode = 0, setUp: (home: string) => Promise<unknown> = async () => undefined) => {
     const dir = await tempDir();
+    await setUp(dir);
     const trace = path.join(dir, 'imports.txt');
     const tracer = fileURLToPath(new URL('../fixtures/trace-imports.mjs', import.meta.url));
-    const result = await execa('node', ['--import', tracer, BERTH_BIN, ...args], { env: { BERTH_TRACE_IMPORTS: trace, BERTH_HOME: dir } });
-    expect(result.exitCode).toBe(0);
+    const result = await execa('node', ['--import', tracer, BERTH_BIN, ...args], { env: { BERTH_TRACE_IMPORTS: trace, BERTH_HOME: dir }, reject: false });
+    expect(result.exitCode, result.stderr).toBe(exitCode);
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const meta = JSON.parse(await readFile(path.join(root, 'dist/bundle/meta.json'), 'utf8')) as { outputs: Record<string, { inputs: Record<string, unknown> }> };
     const files = (await readFile(trace, 'utf8')).split('\n').filter((url) => url.startsWith('file://')).map((url) => path.relative(root, fileURLToPath(url)));
@@ -134,6 +135,14 @@ describe('start-up cost of --version and --help', () => {
   it.each([['--version'], ['--help']])('%s loads neither ink, react, dockerode, execa nor conf', async (flag) => {
     const loaded = await sourcesLoadedBy([flag]);
     expect(loaded).toContain('dist/cli/main.js');
+    expect(loaded.filter((source) => /node_modules\/(ink|react|dockerode|execa|conf)\//.test(source))).toEqual([]);
+  });
+
+  it('berth chat, a client of the daemon, loads neither the TUI, the engine, execa nor conf', async () => {
+    // An empty message is refused where a daemon would be reached next: all the client loads is loaded.
+    const loaded = await sourcesLoadedBy(['chat', 'web', ''], 1, (home) => execa('node', [BERTH_BIN, 'project', 'add', 'web'], { env: { BERTH_HOME: home } }));
+    expect(loaded).toContain('dist/cli/chat-commands.js');
+    expect(loaded).toContain('dist/agents/claude/claude-adapter.js');
     expect(loaded.filter((source) => /node_modules\/(ink|react|dockerode|execa|conf)\//.test(source))).toEqual([]);
   });
 
