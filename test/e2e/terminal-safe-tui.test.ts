@@ -15,6 +15,7 @@ import { message, startFakeAnthropic, text, type FakeAnthropic } from '../fixtur
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { HOSTILE, HOSTILE_SHOWN } from '../helpers/terminal-text.js';
+import { stopDaemonOf } from '../helpers/daemon.js';
 import { TmuxSession } from '../helpers/tmux.js';
 
 const CLI_BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin', import.meta.url));
@@ -25,17 +26,21 @@ describe('the control center, a paste and a hostile reply (tmux, real CLI, fake 
   let fake: FakeAnthropic | undefined;
   let cli: ClaudeEnv | undefined;
   let session: TmuxSession | undefined;
+  let home: string | undefined;
 
   afterEach(async () => {
     await session?.kill();
     session = undefined;
+    // The daemon's agent writes to the CLI's home until it ends: it goes first.
+    if (home) await stopDaemonOf(home);
+    home = undefined;
     await fake?.close();
     await cli?.cleanup();
   });
 
   it('sends a multi-line paste as one message, and shows the reply\'s escape sequences without running them', async () => {
     fake = await startFakeAnthropic();
-    const home = await tempDir('berth-e2e-');
+    home = await tempDir('berth-e2e-');
     cli = await prepareClaudeEnv({ baseUrl: fake.url });
     expect((await runBerth(['project', 'add', 'web'], { home })).exitCode).toBe(0);
     fake.reply(message(text(`Here it is: ${HOSTILE} and more.`)));

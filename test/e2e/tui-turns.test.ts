@@ -16,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prepareClaudeEnv, type ClaudeEnv } from '../fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
-import { daemonStatus } from '../helpers/daemon.js';
+import { daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
 import { processesRunning, waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { TmuxSession } from '../helpers/tmux.js';
@@ -33,6 +33,8 @@ describe('turns in the control center end whole, however they end (tmux, real CL
   afterEach(async () => {
     await session?.kill();
     session = undefined;
+    // The daemon's agent writes to the CLI's home until it ends: it goes first.
+    if (home) await stopDaemonOf(home);
     await fake?.close();
     await cli?.cleanup();
   });

@@ -14,6 +14,7 @@ import { afterEach, beforeEach, expect } from 'vitest';
 import { prepareClaudeEnv, type ClaudeEnv } from '../fixtures/claude-env.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { runBerth } from './berth-cli.js';
+import { stopDaemonOf } from './daemon.js';
 import { useTempDirs } from './temp.js';
 
 const CLI_BIN_DIR = fileURLToPath(new URL('../../node_modules/.bin', import.meta.url));
@@ -60,6 +61,8 @@ export function useWorkspaceChat(options: { allowBash?: boolean; prefix?: string
   });
 
   afterEach(async () => {
+    // The daemon's live agent writes to the CLI's home until it ends: it goes before that home does.
+    await stopDaemonOf(home);
     await fake.close();
     await cli.cleanup();
   });
