@@ -36,6 +36,9 @@ export async function runControlCenter(service: ControlCenter, version: string, 
   const theme = createTheme();
   const memory = { ui: initialUiState() };
   const screen = enterFullScreen(process.stdout);
+  // Raw before the first frame is drawn: a key pressed as soon as it shows (Ink turns raw mode on
+  // only after it) would otherwise wait in the terminal's line buffer, its Enter turned into a newline.
+  if (process.stdin.isTTY) process.stdin.setRawMode(true);
   // At once, even while a shell has the terminal: the turns are cancelled, and recorded, before anything else.
   stop?.addEventListener('abort', () => void service.cancelAllTurns(), { once: true });
   try {

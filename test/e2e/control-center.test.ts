@@ -31,6 +31,23 @@ describe('berth control center in a real terminal (tmux)', () => {
     expect(restored).toContain(`$ node ${BERTH_BIN}`);
   });
 
+  it('takes a key pressed before its first frame is drawn (raw mode from the moment it takes the screen)', async () => {
+    const home = await tempDir();
+    await runBerth(['project', 'add', 'alpha'], { home });
+    session = await TmuxSession.start({ columns: 80, rows: 24, cwd: home, env: { BERTH_HOME: home } });
+    await runBerth(['daemon', 'restart'], { home });
+    await session.type(`node ${BERTH_BIN}`);
+    await session.press('Enter');
+    const deadline = Date.now() + 15_000;
+    while (!(await session.alternateScreenOn())) {
+      if (Date.now() > deadline) throw new Error('berth never took the alternate screen');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    // Before the first frame: the dashboard draws in about 0.2 s after this.
+    await session.press('Enter');
+    await session.waitFor((screen) => screen.includes('chat · alpha'));
+  });
+
   it('gives the terminal back on Ctrl-C too', async () => {
     const home = await tempDir();
     session = await TmuxSession.start({ columns: 100, rows: 30, cwd: home, env: { BERTH_HOME: home } });

@@ -59,6 +59,11 @@ export class TmuxSession {
     throw new Error(`screen never matched within ${timeoutMs} ms; last screen:\n${screen}`);
   }
 
+  /** Whether the program in the session has switched to the alternate screen (as a full-screen program does first). */
+  async alternateScreenOn(): Promise<boolean> {
+    return (await execa('tmux', ['display-message', '-p', '-t', this.name, '#{alternate_on}'])).stdout.trim() === '1';
+  }
+
   /** The pids of the programs the session's shell runs. */
   async foregroundPids(): Promise<number[]> {
     const shellPid = (await execa('tmux', ['list-panes', '-t', this.name, '-F', '#{pane_pid}'])).stdout.trim();
