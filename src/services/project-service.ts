@@ -10,7 +10,6 @@ import {
   type Project,
 } from '../domain/project.js';
 import { checkProjectSettingKey, parseSettingText } from '../domain/settings.js';
-import { gitInit, gitTopLevel } from '../runtime/git.js';
 import { isBerthWorkspace, workspaceProblem } from '../runtime/workspace-guard.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
@@ -185,7 +184,7 @@ export class ProjectService {
       throw new BerthError(`${workspace} exists already: add it with --path, or move it away`);
     }
     try {
-      await gitInit(workspace);
+      await (await git()).gitInit(workspace);
     } catch (error) {
       await rm(workspace, { recursive: true, force: true });
       throw error;
@@ -196,8 +195,12 @@ export class ProjectService {
 
 /** Makes `folder` the top of a git repository unless it is one; true when it ran git init. */
 async function ensureRepository(folder: string): Promise<boolean> {
+  const { gitInit, gitTopLevel } = await git();
   const top = await gitTopLevel(folder);
   if (top !== undefined && (await realpath(top)) === folder) return false;
   await gitInit(folder);
   return true;
 }
+
+/** git (through execa) is loaded by the commands that add a project, not by every reader of the registry (the TUI's start). */
+const git = () => import('../runtime/git.js');
