@@ -6,10 +6,12 @@
 // Left outside: dockerode (ssh2's optional native parts) and systeminformation
 // (platform files it requires by name), and cli-table3, required at runtime.
 import { build } from 'esbuild';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
+// Chunks are named by their content: those of an earlier build would pile up in the package.
+await rm(new URL('dist/bundle/', `file://${root}`), { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
   entryPoints: ['dist/cli/main.js'],

@@ -14,6 +14,8 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   // shell must not blank the screen. Ink reads it when first imported: now.
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
+  // DEV=true makes Ink load React's devtools, which the bundle leaves out.
+  delete process.env.DEV;
   // The screen's code loads while the registry is read and the daemon reached.
   const screen = Promise.all([import('../ui/run.js'), import('../client/remote-control-center.js')]);
   screen.catch(() => undefined);

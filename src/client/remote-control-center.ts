@@ -19,8 +19,12 @@ import type { DaemonClient } from './daemon-client.js';
 
 /** Streamed text and events wait this long to be drawn together. */
 const PUBLISH_DELAY_MS = 40;
-/** A broken events stream is followed again after this. */
+/** A broken events stream is followed again after this, doubled after each failure up to the most. */
 const RECONNECT_MS = 1_000;
+const MAX_RECONNECT_MS = 10_000;
+
+/** The daemon said it stops, and none answers yet: nothing to say, nothing to start. */
+class WaitingForDaemon extends Error {}
 
 type Listener = (snapshot: ControlCenterSnapshot) => void;
 type WireSnapshot = Omit<ControlCenterSnapshot, 'conversations'>;
@@ -32,6 +36,8 @@ export class RemoteControlCenter implements ControlCenter {
   /** Events that came while a conversation's transcript was being read. */
   private readonly pending = new Map<string, TranscriptEntry[]>();
   private readonly queues = new Map<string, QueuedMessage[]>();
+  /** Each conversation's latest reading of its transcript: an earlier one that ends after it is dropped. */
+  private readonly readings = new Map<string, number>();
   private status: StatusMessage | undefined;
   private current: ControlCenterSnapshot;
   private publishTimer: NodeJS.Timeout | undefined;
@@ -63,39 +69,49 @@ export class RemoteControlCenter implements ControlCenter {
    * that said it stops (berth daemon stop, restart) is waited for: its
    * successor is followed when it answers. One that went away without a word
    * (killed, crashed) is replaced by a new one at once, which ends what the
-   * old one's agents left and records their turns as interrupted.
+   * old one's agents left and records their turns as interrupted. What keeps
+   * it from following is said once, and tried again less and less often.
    */
   private async follow(): Promise<void> {
     let followed = false;
+    let delay = RECONNECT_MS;
+    let said: string | undefined;
     while (!this.closed.signal.aborted) {
       try {
-        if (followed && this.stopReason === undefined && !(await answers(this.client.socket))) {
+        if (followed && !(await answers(this.client.socket))) {
+          if (this.stopReason !== undefined) throw new WaitingForDaemon();
           await this.ensureDaemon();
           this.notify('the berth daemon went away: a new one runs (what the old one ran reads interrupted)', 'error');
         }
-        if (followed && this.stopReason !== undefined && !(await answers(this.client.socket))) throw new Error('no daemon yet');
-        let reload = followed;
-        followed = true;
+        let fresh = true;
         await this.client.stream('GET', '/v1/events', undefined, (event, data) => {
-          if (event === 'snapshot' && reload) {
-            reload = false;
-            this.reloadConversations();
+          if (fresh) {
+            fresh = false;
+            // A stream of a new daemon: its conversations are read again.
+            if (followed) this.reloadConversations();
+            followed = true;
+            this.stopReason = undefined;
+            delay = RECONNECT_MS;
+            said = undefined;
           }
+          if (event === 'recovered') this.reloadConversations();
           this.onEvent(event, data);
         }, this.closed.signal);
         if (this.closed.signal.aborted) return;
         if (this.stopReason !== undefined) this.notify(`the berth daemon stopped (${this.stopReason}): its agents stopped with it; followed again once one runs`, 'error');
       } catch (error) {
         if (this.closed.signal.aborted) return;
-        if (!followed) this.notify(`${messageOf(error)}; trying again`, 'error');
+        const problem = messageOf(error);
+        if (!(error instanceof WaitingForDaemon) && problem !== said) this.notify(`${problem}; trying again`, 'error');
+        said = problem;
+        delay = Math.min(delay * 2, MAX_RECONNECT_MS);
       }
-      await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
 
-  /** After a new daemon: every open conversation is read again (its turns may have ended meanwhile). */
+  /** Every open conversation is read again: a new daemon, or the turns a killed one left now recorded. */
   private reloadConversations(): void {
-    this.stopReason = undefined;
     for (const name of [...this.conversations.keys()]) this.loadConversation(name);
   }
 
@@ -210,13 +226,18 @@ export class RemoteControlCenter implements ControlCenter {
 
   /** Reads the project's transcript from the daemon; live entries that come meanwhile wait in `pending`. */
   private loadConversation(name: string): void {
-    this.conversations.set(name, { project: name, loaded: false, entries: [], queued: this.queues.get(name) ?? [] });
+    // Read again, a conversation stays on screen until the new reading replaces it; only the last reading counts.
+    const reading = (this.readings.get(name) ?? 0) + 1;
+    this.readings.set(name, reading);
+    if (!this.conversations.has(name)) this.conversations.set(name, { project: name, loaded: false, entries: [], queued: this.queues.get(name) ?? [] });
     this.pending.set(name, []);
     this.schedulePublish();
+    const latest = () => this.readings.get(name) === reading;
     this.client.call<TranscriptEntry[]>('GET', `${projectRoute(name)}/history`).then(
-      (entries) => this.finishLoading(name, entries),
+      (entries) => latest() && this.finishLoading(name, entries),
       (error: unknown) => {
-        this.finishLoading(name, []);
+        if (!latest()) return;
+        this.finishLoading(name, this.conversations.get(name)?.entries ?? []);
         this.notify(`the conversation of ${name} could not be read: ${messageOf(error)}`, 'error');
       },
     );
@@ -289,7 +310,7 @@ export class RemoteControlCenter implements ControlCenter {
     await this.client.call('POST', `${projectRoute(name)}/${what}`).catch((error: unknown) => this.notify(messageOf(error), 'error'));
   }
 
-  private finishLoading(name: string, entries: TranscriptEntry[]): void {
+  private finishLoading(name: string, entries: readonly TranscriptEntry[]): void {
     const pending = this.pending.get(name) ?? [];
     this.pending.delete(name);
     // An event delivered while the file was read is in the file already, or it came after: keep only the latter.

@@ -57,6 +57,8 @@ export class Daemon {
     this.service.subscribe(() => this.scheduleSnapshot());
     await this.service.start().catch((error: unknown) => this.log(`the services could not start: ${messageOf(error)}`));
     this.chat = await this.service.chatService();
+    // The turns a killed daemon left are recorded as interrupted by now or soon: clients read their transcripts again then.
+    void this.service.recovered().then(() => this.server.broadcast('recovered', {}));
     this.chat.subscribe(({ project, entry }) => {
       if (entry.type === 'text_delta') this.server.broadcast('delta', { project, text: entry.text });
       else this.server.broadcast('chat', { project, entry });
@@ -150,8 +152,6 @@ export class Daemon {
         method: 'GET',
         path: '/v1/events',
         handler: async ({ stream }) => {
-          // A client that reads a transcript after this snapshot finds the turns a killed daemon left recorded as interrupted.
-          await this.service.recovered().catch(() => undefined);
           const events = stream();
           this.server.follow(events);
           events.send('snapshot', wireSnapshot(this.service.snapshot()));

@@ -11,7 +11,6 @@
  * session id and the usage are kept with the project, so that the next
  * process (of this berth or a restarted one) continues the conversation.
  */
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -19,14 +18,13 @@ import { costUsd } from '../domain/pricing.js';
 import { formatSize } from '../domain/size.js';
 import { CredentialProxy } from '../runtime/credential-proxy.js';
 import { SpendLedger } from '../store/spend-ledger.js';
-import type { AgentAdapter, AgentCredentials, AgentSessionRequest } from '../agents/types.js';
+import type { AgentAdapter, AgentSessionRequest } from '../agents/types.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError, messageOf } from '../domain/errors.js';
 import type { Project } from '../domain/project.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
 import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
-import type { UrlLease } from '../runtime/loopback-bridge.js';
 import type { AuditLog } from '../store/audit-log.js';
 import type { BerthPaths } from '../store/paths.js';
 import type { SettingsStore } from '../store/settings-store.js';
@@ -34,6 +32,7 @@ import { TranscriptStore, type TranscriptSession } from '../store/transcripts.js
 import { isWorkClaim, runningTurn, type WorkClaim } from '../domain/work.js';
 import type { QueuedMessage, SessionStatus } from '../daemon/protocol.js';
 import { AgentProcess, type AgentExit } from './agent-process.js';
+import { ensureContainerRunning, hostCredentials, openAgentPlace, type AgentPlace } from './agent-place.js';
 import { crashMessage, outcomeOf, Turn, type TurnEnding } from './chat-turn.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
@@ -255,6 +254,8 @@ export class ChatService {
 
   /** Forgets the project's session: its next turn starts a new conversation. Transcripts are kept. */
   async reset(projectName: string): Promise<void> {
+    // An agent being started ahead of a message would resume the conversation this forgets: it is up, then ended, first.
+    await this.chats.get(projectName)?.warming?.catch(() => undefined);
     const project = await this.deps.projects.require(projectName);
     // Another berth's turn would write its conversation back when it ends, undoing this.
     const elsewhere = runningTurn(project.work?.filter(isWorkClaim));
@@ -383,6 +384,8 @@ export class ChatService {
   }
 
   private async endAgent(projectName: string): Promise<void> {
+    // One being started ahead of a message (warm) is ended once it is up.
+    await this.chats.get(projectName)?.warming?.catch(() => undefined);
     const chat = this.chats.get(projectName);
     const agent = chat?.agent;
     if (!chat || !agent) return;
@@ -446,7 +449,7 @@ export class ChatService {
     try {
       settings = settingsForProject(this.deps.settings().load(), project.settings);
       chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
-      if (project.mode === 'container' && !signal.aborted) await this.startContainer(turn);
+      if (project.mode === 'container' && !signal.aborted) await ensureContainerRunning(this.deps.runtime, project.name, (text) => turn.emit({ type: 'status', text }));
       // The agent starts while the workspace is recorded: it acts on nothing before it has the message.
       if (!signal.aborted) void this.liveAgent(turn, chat, settings, signal, options).catch(() => undefined);
       snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
@@ -492,14 +495,6 @@ export class ChatService {
       error: turn.firstError,
       transcript: turn.transcript.file,
     };
-  }
-
-  /** Starts a stopped (or never created) container, saying so: it can take a while. */
-  private async startContainer(turn: Turn): Promise<void> {
-    const container = await this.deps.runtime.container(turn.project.name);
-    if (container?.status === 'running') return;
-    turn.emit({ type: 'status', text: 'starting the container…' });
-    await this.deps.runtime.up(turn.project.name, (step) => turn.emit({ type: 'status', text: step }));
   }
 
   /**
@@ -607,12 +602,11 @@ export class ChatService {
   ): Promise<AgentProcess> {
     // One agent of a project at a time, in every berth process: the conversation must not fork.
     const claim = await this.deps.runtime.claims().take(project.name, 'session', { signal, ...(options.onWait && { onWait: options.onWait }) });
-    let lease: UrlLease | undefined;
+    let place: AgentPlace | undefined;
     try {
-      const { credentials, viaProxy } = await this.agentCredentials(project, settings);
-      lease = credentials.baseUrl === undefined ? undefined : await this.reachableUrl(project, credentials.baseUrl);
+      place = await openAgentPlace({ runtime: this.deps.runtime, proxy: () => this.credentialProxy(), env: this.env() }, project, settings);
       const { adapter } = this.deps;
-      const env = { ...agentSwitches(this.env()), ...adapter.environment({ ...credentials, ...(lease && { baseUrl: lease.url }) }) };
+      const env = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials) };
       const agent = await AgentProcess.start({
         runtime: this.deps.runtime,
         adapter,
@@ -620,14 +614,14 @@ export class ChatService {
         request,
         env,
         claim,
-        ...(lease && { lease }),
+        ...(place.lease && { lease: place.lease }),
         onEvent: (event) => {
           const current = chat.current?.turn;
           if (current) this.turnEvent(current, event);
         },
       });
       chat.agent = agent;
-      chat.viaProxy = viaProxy;
+      chat.viaProxy = place.viaProxy;
       // Its turn may have ended (cancelled) while it started: it idles from now.
       if (!chat.pumping) this.scheduleIdle(project.name, chat);
       chat.released = agent.exited.then(async () => {
@@ -637,7 +631,7 @@ export class ChatService {
       });
       return agent;
     } catch (error) {
-      await lease?.close().catch(() => undefined);
+      await place?.lease?.close().catch(() => undefined);
       await claim.release().catch(() => undefined);
       throw error;
     }
@@ -732,32 +726,11 @@ export class ChatService {
     }
   }
 
-  /**
-   * The base URL as the agent reaches it: a container has a loopback of its
-   * own, so a URL on the host's goes through the container runtime's relay.
-   */
-  private async reachableUrl(project: Project, hostUrl: string): Promise<UrlLease> {
-    if (project.mode !== 'container') return { url: hostUrl, close: () => Promise.resolve() };
-    return this.deps.runtime.reachableUrl(project.name, hostUrl);
-  }
-
-  /**
-   * What the agent is given. In a container: only its project's token for the
-   * credential proxy, never the key; on the host, the key itself (the agent
-   * runs as the user there, who has it anyway).
-   */
-  private async agentCredentials(project: Project, settings: Settings): Promise<{ credentials: AgentCredentials; viaProxy: boolean }> {
-    const credentials = await this.credentials(settings);
-    if (project.mode !== 'container' || credentials.apiKey === undefined) return { credentials, viaProxy: false };
-    const container = await this.deps.runtime.container(project.name);
-    const endpoint = await this.credentialProxy().endpoint(project.name, container?.id);
-    return { credentials: { apiKey: endpoint.token, baseUrl: endpoint.url }, viaProxy: true };
-  }
-
+  /** The credential proxy of the container agents (see agent-place.ts): it holds the key, refuses a project over its cap, counts the spend. */
   private credentialProxy(): CredentialProxy {
     return (this.proxy ??= new CredentialProxy({
       credentials: async () => {
-        const credentials = await this.credentials(this.deps.settings().load());
+        const credentials = await hostCredentials(this.env(), this.deps.settings().load());
         return { upstream: credentials.baseUrl ?? DEFAULT_UPSTREAM, ...(credentials.apiKey && { apiKey: credentials.apiKey }) };
       },
       refusal: async (project) => this.overCap(project),
@@ -774,13 +747,6 @@ export class ChatService {
     if (spent < cap) return undefined;
     const usd = (value: number) => value.toFixed(value >= 0.01 ? 2 : 4);
     return `berth: project ${projectName} has spent $${usd(spent)} on the model today, its cap is $${usd(cap)} (limits.dailyUsd)`;
-  }
-
-  private async credentials(settings: Settings): Promise<AgentCredentials> {
-    const env = this.env();
-    const apiKey = nonEmpty(env.ANTHROPIC_API_KEY) ?? (await keyFromFile(settingOf(settings, 'claude.apiKeyFile')));
-    const baseUrl = nonEmpty(env.ANTHROPIC_BASE_URL);
-    return { ...(apiKey && { apiKey }), ...(baseUrl && { baseUrl }) };
   }
 
   private env(): NodeJS.ProcessEnv {
@@ -852,26 +818,6 @@ function agentSwitches(env: NodeJS.ProcessEnv): Record<string, string> {
   return picked;
 }
 
-/**
- * A setting that may not be in the schema yet (claude.apiKeyFile is proposed):
- * undefined until it is.
- */
-function settingOf(settings: Settings, key: string): SettingValue | undefined {
-  return (settings as Partial<Record<string, SettingValue>>)[key];
-}
-
-async function keyFromFile(file: SettingValue | undefined): Promise<string | undefined> {
-  if (typeof file !== 'string' || file === '') return undefined;
-  try {
-    return nonEmpty((await readFile(file, 'utf8')).trim());
-  } catch (error) {
-    throw new BerthError(`cannot read the API key from ${file} (claude.apiKeyFile): ${(error as Error).message}`);
-  }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value;
-}
 
 
 /** A rules setting as the adapter's request field; nothing when the setting is empty. */

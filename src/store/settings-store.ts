@@ -64,11 +64,16 @@ export class SettingsStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw new BerthError(`settings file ${this.file} cannot be read: ${firstLine(error)}`);
     }
+    let parsed: unknown;
     try {
-      return JSON.parse(text) as Record<string, unknown>;
+      parsed = JSON.parse(text);
     } catch (error) {
       throw new BerthError(`settings file ${this.file} is not valid JSON (${firstLine(error)}); fix it or move it away`);
     }
+    // As conf reads it: null is no settings; anything else must be an object of them.
+    if (parsed === null) return {};
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new BerthError(`settings file ${this.file} holds no JSON object of settings; fix it or move it away`);
+    return parsed as Record<string, unknown>;
   }
 
   /**
@@ -79,7 +84,8 @@ export class SettingsStore {
   load(): Settings {
     const stamp = fileStamp(this.file);
     if (this.cached && this.cached.stamp === stamp) return this.cached.settings;
-    const settings = this.reading(() => checkSettings(this.stored()));
+    const stored = this.stored();
+    const settings = this.reading(() => checkSettings(stored));
     this.cached = { stamp, settings };
     return settings;
   }

@@ -285,6 +285,26 @@ describe('the berth daemon (workspace mode)', () => {
     expect((await daemon).exitCode).toBe(0);
   });
 
+  it('a new conversation asked for while the agent starts ahead of a message is a new one', async () => {
+    chat.fake.reply(message(text('Remember 9.')));
+    chat.fake.reply(message(text('What number?')));
+    expect((await berth(['chat', 'web', 'remember 9'])).exitCode).toBe(0);
+    await stopDaemonOf(chat.home);
+    const daemon = execa('node', [BERTH_BIN, 'daemon'], { reject: false, env: { BERTH_HOME: chat.home, ...chat.env } });
+    background.push(daemon);
+    await waitFor(async () => (await daemonStatus(chat.home)) !== undefined, 'the daemon');
+    // Both at once, as Ctrl-N right after the chat opened: the warm agent would resume the old conversation.
+    const [warm, fresh] = await Promise.all([daemonCall(chat.home, 'POST', '/v1/projects/web/warm'), daemonCall(chat.home, 'POST', '/v1/projects/web/new-conversation')]);
+    expect([warm.status, fresh.status]).toEqual([200, 200]);
+    const next = await berth(['chat', 'web', 'what was it?']);
+    expect(next.stdout).toContain('What number?');
+    expect(JSON.stringify(chat.fake.mainRequests().at(-1)?.body)).not.toContain('Remember 9.');
+    const sessions = (await chat.history()).filter((entry) => entry.type === 'turn_end').map((entry) => entry.sessionId);
+    expect(new Set(sessions).size).toBe(2);
+    await stopDaemonOf(chat.home);
+    expect((await daemon).exitCode).toBe(0);
+  });
+
   it('a client of another berth version says so in one line, and the old daemon is replaced once its turns end', async () => {
     // Another berth install: the same code under another version number.
     const other = await mkdtemp(path.join(tmpdir(), 'berth-old-'));

@@ -108,4 +108,18 @@ describe('the settings read once per change of the file', () => {
     await writeFile(path.join(home, 'settings.json'), JSON.stringify({ chat: { sessionIdle: '3m' } }));
     expect(store.load()['chat.sessionIdle']).toBe('3m');
   });
+
+  it('reads a file of null as no settings, and refuses one that holds no object, or no JSON, in one line naming it', async () => {
+    const home = await tempDir();
+    const file = path.join(home, 'settings.json');
+    await writeFile(file, 'null');
+    expect((await runBerth(['config', 'get', 'chat.sessionIdle'], { home })).stdout.trim()).toBe('15m');
+    for (const [content, problem] of [['[1, 2]', 'holds no JSON object of settings'], ['{"chat": ', 'is not valid JSON']] as const) {
+      await writeFile(file, content);
+      const result = await runBerth(['config', 'get', 'chat.sessionIdle'], { home });
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^berth: settings file ${file} ${problem}`))]);
+      expect(await readFile(file, 'utf8')).toBe(content);
+    }
+  });
 });
