@@ -181,11 +181,11 @@ export class ChatService {
   }
 
   /**
-   * Starts the live agent of a workspace-mode project ahead of its first
-   * message (a chat screen opened): the CLI's own start-up, a second or so,
-   * then passes while the user types. Nothing when an agent runs or starts, a
-   * turn runs, or the project runs in a container (whose start is the user's
-   * to ask for). The agent idles out after chat.sessionIdle like any other.
+   * Starts the live agent of a project ahead of its first message (a chat
+   * screen opened): the CLI's own start-up, a second or so, then passes while
+   * the user types. Nothing when an agent runs or starts, a turn runs, or the
+   * project's container is not running (its start is the user's to ask for).
+   * The agent idles out after chat.sessionIdle like any other.
    */
   async warm(projectName: string): Promise<void> {
     const chat = this.chatOf(projectName);
@@ -193,7 +193,7 @@ export class ChatService {
     if (busy() || chat.warming) return chat.warming;
     chat.warming = (async () => {
       const project = await this.deps.projects.require(projectName);
-      if (project.mode !== 'workspace') return;
+      if (project.mode === 'container' && (await this.deps.runtime.container(projectName))?.status !== 'running') return;
       // What a dead berth left is ended first, as before a turn.
       await this.deps.runtime.claims().recoverFor(projectName, true);
       if (busy()) return;

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
-import { daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
+import { daemonCall, daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
 import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
@@ -77,6 +77,33 @@ describeWithDocker('the berth daemon with a container project', () => {
     expect(await agentsInContainer()).toEqual(agents);
     expect((await daemonStatus(home))!.sessions[0]!.marker).toBe(marker);
     expect(JSON.stringify(fake.mainRequests().at(-1)?.body)).toContain('First, in the box.');
+  }, 180_000);
+
+  it('starts the agent ahead of a message in a running container only, and the message goes to it', async () => {
+    const daemon = execa('node', [BERTH_BIN, 'daemon'], { reject: false, env: { BERTH_HOME: home, ...env } });
+    try {
+      await waitFor(async () => (await daemonStatus(home)) !== undefined, 'the daemon');
+      // A container that does not run is not started for it.
+      const state = async () => (JSON.parse((await berth(['ps', '--json'])).stdout) as Array<{ project: string; state: string }>).find((row) => row.project === 'boxed')?.state;
+      expect(await state()).not.toBe('running');
+      expect((await daemonCall(home, 'POST', '/v1/projects/boxed/warm')).status).toBe(200);
+      await sleep(1_500);
+      expect((await daemonStatus(home))!.sessions).toEqual([]);
+      expect(await state()).not.toBe('running');
+
+      expect((await berth(['up', 'boxed'])).exitCode).toBe(0);
+      expect((await daemonCall(home, 'POST', '/v1/projects/boxed/warm')).status).toBe(200);
+      await waitFor(async () => (await daemonStatus(home))!.sessions.some((session) => session.marker !== undefined), 'the agent started ahead', 60_000);
+      await waitFor(async () => (await agentsInContainer()).length === 1, 'the agent in the container', 60_000);
+      const agents = await agentsInContainer();
+      expect(fake.mainRequests()).toHaveLength(0);
+      fake.reply(message(text('Ready in the box.')));
+      expect((await berth(['chat', 'boxed', 'hello'])).stdout).toContain('Ready in the box.');
+      expect(await agentsInContainer()).toEqual(agents);
+    } finally {
+      await stopDaemonOf(home);
+      await daemon;
+    }
   }, 180_000);
 
   it('after a kill -9 of the daemon mid-turn, nothing keeps running in the container and the turn reads interrupted', async () => {
