@@ -39,7 +39,7 @@ import { answers, socketPath } from '../src/daemon/protocol.js';
 import { prepareClaudeEnv } from '../test/fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, type FakeAnthropic } from '../test/fixtures/fake-anthropic.js';
 import { TmuxTerminal } from './tmux-terminal.js';
-import { BERTH_BIN, median, numberFromEnv } from './tui-support.js';
+import { BERTH_BIN, cleanUpOnce, median, numberFromEnv } from './tui-support.js';
 
 const rounds = Number(process.argv[2] ?? numberFromEnv('BENCH_ROUNDS', 7));
 const MESSAGE = 'Say hello.';
@@ -90,14 +90,7 @@ async function main(): Promise<void> {
     await rm(root, { recursive: true, force: true });
     if (left.length > 0) throw new Error(`processes were left running (killed now): ${left.join(', ')}`);
   };
-  let interrupted = false;
-  const interrupt = () => {
-    if (interrupted) return;
-    interrupted = true;
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  const finish = cleanUpOnce(cleanUp);
 
   /** A berth home with projects web (berth's) and ref (the CLI's folder: a workspace like web's). */
   const newHome = async (name: string) => {
@@ -163,9 +156,7 @@ async function main(): Promise<void> {
     console.log(`load after: ${loadAverage()}`);
     for (const bench of benches) report(bench);
   } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    if (!interrupted) await cleanUp();
+    await finish();
   }
 }
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TmuxTerminal } from './tmux-terminal.js';
-import { BERTH_BIN, berth, fullFrameOf, hasHeader, median, numberFromEnv, percentile, projectNames, projectsShown } from './tui-support.js';
+import { BERTH_BIN, berth, cleanUpOnce, fullFrameOf, hasHeader, median, numberFromEnv, percentile, projectNames, projectsShown } from './tui-support.js';
 
 const runs = Number(process.argv[2] ?? numberFromEnv('BENCH_RUNS', 10));
 const projects = numberFromEnv('BENCH_PROJECTS', 50);
@@ -42,15 +42,7 @@ async function main(): Promise<void> {
     for (const home of homes) await berth(home, ['daemon', 'stop', '--force']).catch((error: unknown) => console.error(String(error)));
     await rm(root, { recursive: true, force: true });
   };
-  // Ctrl-C still cleans up. `on`, not `once`: execa's exit handler re-raises a signal nobody else listens to.
-  let interrupted = false;
-  const interrupt = () => {
-    if (interrupted) return;
-    interrupted = true;
-    void cleanUp().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  const finish = cleanUpOnce(cleanUp);
   try {
     const results: CaseResult[] = [];
     for (const count of [...new Set([projects, 0])]) {
@@ -78,7 +70,7 @@ async function main(): Promise<void> {
     const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
     for (const row of table) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
   } finally {
-    if (!interrupted) await cleanUp();
+    await finish();
   }
 }
 

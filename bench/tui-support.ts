@@ -132,3 +132,21 @@ export function printTable(rows: ReadonlyArray<readonly [string, string]>): void
   const width = Math.max(...rows.map(([name]) => name.length));
   for (const [name, value] of rows) console.log(`${name.padEnd(width)}  ${value}`);
 }
+
+/**
+ * Runs `cleanUp` once, at the end of the bench or on Ctrl-C and SIGTERM
+ * (then exiting 130). `on`, not `once`: execa's exit handler re-raises a
+ * signal nobody else listens to. Call the returned function in a `finally`.
+ */
+export function cleanUpOnce(cleanUp: () => Promise<void>): () => Promise<void> {
+  let started: Promise<void> | undefined;
+  const run = () => (started ??= cleanUp());
+  const interrupt = () => void run().finally(() => process.exit(130));
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  return () => {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    return run();
+  };
+}

@@ -133,11 +133,12 @@ export class SettingsStore {
 
   list(): SettingEntry[] {
     const settings = this.load();
+    const set = flatten(this.stored());
     return SETTING_KEYS.map((key) => ({
       key,
       value: settings[key],
       default: SETTINGS[key].default,
-      source: key in flatten(this.stored()) ? 'set' : 'default',
+      source: key in set ? 'set' : 'default',
       description: SETTINGS[key].description,
     }));
   }
