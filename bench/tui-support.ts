@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 /** The repository's root: the nearest folder above this file with bin/berth.js (this file runs from bench/ or .bench-build/bench/). */
-function packageRoot(): string {
+export function packageRoot(): string {
   for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'bin', 'berth.js')) && existsSync(path.join(dir, 'package.json'))) return dir;
     if (dir === path.dirname(dir)) throw new Error('bench: cannot find bin/berth.js above this file');
