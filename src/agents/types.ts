@@ -54,7 +54,8 @@ export interface PermissionRequest {
   input: unknown;
 }
 
-export type PermissionDecision = { allow: true } | { allow: false; message: string };
+/** Allowed with the call's own input, or with `input` in its place (a question's, with its answers). */
+export type PermissionDecision = { allow: true; input?: unknown } | { allow: false; message: string };
 
 export interface AgentSessionOptions {
   mode: 'workspace' | 'container';

@@ -9,6 +9,7 @@ import { BerthError } from '../domain/errors.js';
 import type { TurnSummary } from '../services/chat-service.js';
 import type { DaemonClient } from '../client/daemon-client.js';
 import { connectToDaemon } from './daemon-connection.js';
+import { askInTerminal } from './request-prompt.js';
 import { resolvePaths } from '../store/paths.js';
 import { ProjectRegistry, requireProject } from '../store/project-registry.js';
 
@@ -35,6 +36,11 @@ export const chat: CommandHandler = async (input) => {
   const printer = new TurnPrinter(json, outputWidth());
   const stop = stopOnSignals();
   let newConversation = input.options.new === true;
+  // A person is there to answer the agent: on a terminal (asked inline when the message is an argument), or a
+  // script that reads the --json events and answers with berth approve/deny. Otherwise chat.unattended decides.
+  const attended = json || process.stdin.isTTY === true;
+  const inline = !json && message !== undefined && process.stdin.isTTY === true && process.stderr.isTTY === true;
+  const prompts = new Map<string, AbortController>();
   const turn = async (text: string): Promise<boolean> => {
     // Refused here, before a daemon is started for it: a message the agent cannot take changes nothing.
     adapter.checkMessage(text);
@@ -58,7 +64,7 @@ export const chat: CommandHandler = async (input) => {
     const hangUp = new AbortController();
     stop.signal.addEventListener('abort', () => stop.received() === 'SIGHUP' && hangUp.abort(), { once: true });
     try {
-      await client.stream('POST', route, { text, wait: input.options['no-wait'] !== true, newConversation }, (event, data) => {
+      await client.stream('POST', route, { text, wait: input.options['no-wait'] !== true, newConversation, attended }, (event, data) => {
         if (event === 'queued') {
           const { id, position } = data as { id: string; position: number };
           queuedId = id;
@@ -69,6 +75,9 @@ export const chat: CommandHandler = async (input) => {
           const entry = (data as { entry: TranscriptEntry }).entry;
           running = true;
           printer.entry(entry);
+          if (entry.type === 'permission_request') answerRequest(entry);
+          // Answered (here, by another client, by a rule): its prompt goes.
+          if (entry.type === 'permission_decision') prompts.get(entry.id)?.abort();
         } else if (event === 'delta') {
           running = true;
           printer.delta((data as { text: string }).text);
@@ -83,6 +92,24 @@ export const chat: CommandHandler = async (input) => {
     if (refused !== undefined) throw new BerthError(refused);
     if (!summary) throw new BerthError('the berth daemon went away during the turn (it stopped, or was killed)');
     return summary.outcome === 'success';
+  };
+  const answerRequest = (request: Extract<TranscriptEntry, { type: 'permission_request' }>): void => {
+    if (!request.waiting) return;
+    const answerWith = `berth approve ${name} ${request.id}${request.questions ? ' --answer TEXT' : ' [--always]'} or berth deny ${name} ${request.id} [--message TEXT]`;
+    if (!inline) {
+      if (!json) process.stderr.write(`berth: the agent waits for an answer: ${visibleText(answerWith, 'line')}\n`);
+      return;
+    }
+    const controller = new AbortController();
+    prompts.set(request.id, controller);
+    void askInTerminal(request, controller.signal)
+      .then(async (answer) => {
+        if (answer === undefined) return;
+        const route = `/v1/projects/${encodeURIComponent(name)}/requests/${encodeURIComponent(request.id)}`;
+        await (await daemon()).call('POST', route, { ...answer, by: `berth chat (pid ${process.pid})` });
+      })
+      .catch((error: unknown) => process.stderr.write(`berth: ${error instanceof Error ? error.message : String(error)}\n`))
+      .finally(() => prompts.delete(request.id));
   };
   const turns = async (): Promise<boolean> => {
     if (message !== undefined) return turn(message);

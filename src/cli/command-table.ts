@@ -56,6 +56,20 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./project-commands.js')).listProjects,
   },
   {
+    words: ['project', 'show'],
+    args: ['<name>'],
+    options: { json },
+    summary: "a project: its workspace, mode, state, conversation, usage, settings and the tool rules it always allows",
+    load: async () => (await import('./project-commands.js')).showProject,
+  },
+  {
+    words: ['project', 'forget-rule'],
+    args: ['<name>', '<rule>'],
+    options: {},
+    summary: 'drop a tool rule kept by "allow always": its calls are asked again',
+    load: async () => (await import('./project-commands.js')).forgetRule,
+  },
+  {
     words: ['project', 'rm'],
     args: ['<name>'],
     options: { purge: { type: 'boolean', summary: 'also delete the workspace, if berth created it' } },
@@ -168,6 +182,23 @@ export const COMMANDS: CommandSpec[] = [
     },
     summary: "one turn with the project's agent (without a message: one turn per line of stdin)",
     load: async () => (await import('./chat-commands.js')).chat,
+  },
+  {
+    words: ['approve'],
+    args: ['<name>', '[request-id]'],
+    options: {
+      always: { type: 'boolean', summary: 'and allow such calls from now on (kept as a rule of the project)' },
+      answer: { type: 'string', value: 'TEXT', summary: "answer the agent's question: an option's number, or your own words" },
+    },
+    summary: "allow what the project's agent asks for (a tool call), or answer its question",
+    load: async () => (await import('./request-commands.js')).approve,
+  },
+  {
+    words: ['deny'],
+    args: ['<name>', '[request-id]'],
+    options: { message: { type: 'string', value: 'TEXT', summary: 'tell the agent why, or what to do instead' } },
+    summary: "deny what the project's agent asks for",
+    load: async () => (await import('./request-commands.js')).deny,
   },
   {
     words: ['history'],

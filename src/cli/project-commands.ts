@@ -1,4 +1,5 @@
 import { containerName } from '../domain/container.js';
+import { visibleText } from '../domain/visible-text.js';
 import { createContext, type BerthContext } from '../services/context.js';
 import type { CommandHandler, GlobalOptions } from './command-table.js';
 import { formatAgo, printJson, printLine, printTable } from './output.js';
@@ -73,4 +74,34 @@ export const unsetProject: CommandHandler = async ({ args }) => {
   const [name, key] = args as [string, string];
   const project = await createContext().projects.unsetSetting(name, key);
   printLine(`${project.name}: ${key} follows berth's setting again`);
+};
+
+export const showProject: CommandHandler = async ({ args, options }) => {
+  const [name] = args as [string];
+  const project = await createContext().projects.require(name);
+  const rules = project.approvalRules ?? [];
+  if (options.json) {
+    const { path, mode, state, lastActive, createdAt, settings, sessionId, usage } = project;
+    printJson({ name, path, mode, state, lastActive, createdAt, settings: settings ?? {}, sessionId: sessionId ?? null, usage: usage ?? null, approvalRules: rules });
+    return;
+  }
+  const rows: Array<[string, string]> = [
+    ['path', project.path],
+    ['mode', project.mode],
+    ['state', project.state],
+    ['last active', formatAgo(project.lastActive)],
+    ['conversation', project.sessionId ?? 'none yet'],
+    ['usage', project.usage ? `${project.usage.turns} turns, $${project.usage.costUsd.toFixed(4)}` : 'none yet'],
+    ...Object.entries(project.settings ?? {}).map(([key, value]): [string, string] => [key, String(value)]),
+  ];
+  printLine(project.name);
+  for (const [label, value] of rows) printLine(`  ${label.padEnd(14)} ${visibleText(value, 'line')}`);
+  printLine(rules.length === 0 ? '  always allowed: no rules (an "allow always" answer keeps one)' : '  always allowed:');
+  for (const rule of rules) printLine(`    ${visibleText(rule, 'line')}`);
+};
+
+export const forgetRule: CommandHandler = async ({ args }) => {
+  const [name, rule] = args as [string, string];
+  await createContext().projects.forgetRule(name, rule);
+  printLine(`${name}: ${visibleText(rule, 'line')} is asked again`);
 };

@@ -6,6 +6,8 @@
  */
 import { BerthError, messageOf } from '../domain/errors.js';
 import type { TranscriptEntry } from '../domain/chat.js';
+import type { RequestAnswer } from '../domain/approvals.js';
+import { visibleText } from '../domain/visible-text.js';
 import type { IsolationMode } from '../domain/project.js';
 import { createContext } from '../services/context.js';
 import type { ChatService, TurnSummary } from '../services/chat-service.js';
@@ -63,6 +65,7 @@ export class Daemon {
       if (entry.type === 'text_delta') this.server.broadcast('delta', { project, text: entry.text });
       else this.server.broadcast('chat', { project, entry });
     });
+    this.chat.subscribeRequests((requests) => this.server.broadcast('requests', { requests }));
     this.chat.subscribeQueue((project, queued) => {
       this.server.broadcast('queue', { project, queued });
       if (this.stopWhenIdle && !this.busy()) this.stop('asked to stop once its turns ended');
@@ -156,6 +159,7 @@ export class Daemon {
           this.server.follow(events);
           events.send('snapshot', wireSnapshot(this.service.snapshot()));
           for (const session of this.chat?.sessionStatuses() ?? []) events.send('queue', { project: session.project, queued: session.queued });
+          events.send('requests', { requests: this.chat?.pendingRequests() ?? [] });
         },
       },
       { method: 'GET', path: '/v1/projects/:name/history', handler: async ({ params }) => (await this.requireChat()).history(name(params)) },
@@ -166,7 +170,7 @@ export class Daemon {
           const chat = await this.requireChat();
           const project = name(params);
           const message = text(body, 'text');
-          const options = { wait: body.wait !== false, newConversation: body.newConversation === true };
+          const options = { wait: body.wait !== false, newConversation: body.newConversation === true, attended: body.attended === true };
           if (query.get('follow') !== '1') {
             const { id, done } = chat.enqueue(project, message, options);
             done.catch(() => undefined);
@@ -210,6 +214,16 @@ export class Daemon {
             .then((chat) => chat.warm(project))
             .catch((error: unknown) => this.log(`${project}: the agent could not start ahead of a message: ${messageOf(error)}`));
           return { warming: project };
+        },
+      },
+      { method: 'GET', path: '/v1/requests', handler: async () => ({ requests: (await this.requireChat()).pendingRequests() }) },
+      {
+        method: 'POST',
+        path: '/v1/projects/:name/requests/:id',
+        handler: async ({ params, body }) => {
+          const answer = requestAnswer(body);
+          const request = (await this.requireChat()).answerRequest(name(params), params.id!, answer, clientName(body.by));
+          return { answered: request.id, allow: answer.allow };
         },
       },
       { method: 'POST', path: '/v1/projects/:name/interrupt', handler: async ({ params }) => ({ interrupted: this.service.cancel(name(params)) }) },
@@ -276,3 +290,27 @@ export function wireSnapshot(snapshot: ControlCenterSnapshot): Omit<ControlCente
   const { conversations: _conversations, ...rest } = snapshot;
   return rest;
 }
+
+/** An answer as a client sends it: `allow`, and `always`, `answers` or `message`; 400 for anything else. */
+function requestAnswer(body: Record<string, unknown>): RequestAnswer {
+  if (typeof body.allow !== 'boolean') throw new HttpError(400, '"allow" must be true or false');
+  if (!body.allow) {
+    if (body.message !== undefined && typeof body.message !== 'string') throw new HttpError(400, '"message" must be a string');
+    const message = typeof body.message === 'string' ? body.message.slice(0, MESSAGE_MAX) : undefined;
+    return { allow: false, ...(message && { message }) };
+  }
+  if (body.always !== undefined && typeof body.always !== 'boolean') throw new HttpError(400, '"always" must be true or false');
+  const answers = body.answers;
+  if (answers !== undefined && (typeof answers !== 'object' || answers === null || Object.values(answers).some((value) => typeof value !== 'string'))) {
+    throw new HttpError(400, '"answers" must map each question to its answer');
+  }
+  return { allow: true, ...(body.always === true && { always: true }), ...(answers !== undefined && { answers: answers as Record<string, string> }) };
+}
+
+/** Who answered, as the client names itself: one short line, for the transcript and the audit log. */
+function clientName(by: unknown): string {
+  if (typeof by !== 'string' || by.trim() === '') return 'a client';
+  return visibleText(by.trim(), 'line').slice(0, 80);
+}
+
+const MESSAGE_MAX = 2_000;

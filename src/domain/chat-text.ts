@@ -27,6 +27,10 @@ export function formatChatEvent(event: ChatEvent, width = 100): string | undefin
       return clip(`● ${visibleText(event.name, 'line')}(${summarizeInput(event.input)})`, width);
     case 'tool_result':
       return clip(`  ⎿ ${event.ok ? 'ok' : `error: ${firstLine(event.content)}`}`, width);
+    case 'permission_request':
+      return requestLines(event);
+    case 'permission_decision':
+      return decisionLine(event);
     case 'result':
       return event.ok ? `✓ ${usageLine(event)}` : `✗ ${event.error ? firstLine(event.error) : 'the turn failed'} · ${usageLine(event)}`;
     case 'error':
@@ -40,6 +44,23 @@ export function formatChatEvent(event: ChatEvent, width = 100): string | undefin
       if (event.outcome === 'interrupted') return '✗ interrupted';
       return undefined;
   }
+}
+
+/** `? Bash wants to run:` and what it will do, indented; a question with its numbered options. */
+function requestLines(event: Extract<ChatEvent, { type: 'permission_request' }>): string {
+  if (event.questions && event.questions.length > 0) {
+    return event.questions
+      .map((question) => [`? ${visibleText(question.question, 'line')}${question.multiSelect ? ' (one or more)' : ''}`, ...question.options.map((option, index) => `  ${index + 1}. ${visibleText(option.label, 'line')}${option.description ? ` — ${visibleText(option.description, 'line')}` : ''}`)].join('\n'))
+      .join('\n');
+  }
+  return [`? the agent asks to use ${visibleText(event.tool, 'line')}:`, ...visibleText(event.detail).split('\n').map((line) => `  ${line}`)].join('\n');
+}
+
+function decisionLine(event: Extract<ChatEvent, { type: 'permission_decision' }>): string {
+  const by = `by ${visibleText(event.by, 'line')}`;
+  if (!event.allow) return `✗ denied ${by}${event.message ? `: ${firstLine(event.message)}` : ''}`;
+  if (event.answers) return `✓ answered ${by}: ${Object.values(event.answers).map((answer) => firstLine(answer)).join('; ')}`;
+  return `✓ allowed ${by}${event.kept ? `, and from now on: ${visibleText(event.kept, 'line')}` : ''}`;
 }
 
 function usageLine(usage: { durationMs: number; turns: number; tokensIn: number; tokensOut: number; costUsd: number }): string {

@@ -4,6 +4,8 @@
  * which the TUI shows, the CLI prints and the transcript keeps, one JSON line each.
  */
 
+import type { AgentQuestion } from './approvals.js';
+
 /** A change in a workspace between two points in time. */
 export interface ChangedFile {
   /** Relative to the workspace, never escaping it. */
@@ -39,6 +41,13 @@ export type ChatEvent =
   | { type: 'text_delta'; text: string }
   | { type: 'tool_call'; id: string; name: string; input: unknown }
   | { type: 'tool_result'; id: string; ok: boolean; content: string }
+  /**
+   * The agent asks to use a tool, or puts a question (see domain/approvals).
+   * `waiting`: the turn waits for a person's answer; false when chat.unattended denies it at once.
+   */
+  | { type: 'permission_request'; id: string; tool: string; input: unknown; detail: string; rule?: string; questions?: AgentQuestion[]; waiting: boolean }
+  /** How a request was answered, and by whom: a client, a kept rule, or chat.unattended. */
+  | { type: 'permission_decision'; id: string; allow: boolean; by: string; kept?: string; message?: string; answers?: Record<string, string> }
   /** The CLI's own account of the turn. */
   | ({ type: 'result'; ok: boolean; error?: string } & TurnUsage)
   /** Something went wrong that the CLI did not report itself: a malformed line, a crash, a timeout. */

@@ -30,6 +30,8 @@ export interface Project {
   busy?: { pid: number; since: string } | null;
   /** The turns, execs and shells running in it now, in any berth process (see domain/work). */
   work?: WorkClaim[];
+  /** Tool rules the user chose "allow always" for: calls they allow are not asked again (see domain/approvals). */
+  approvalRules?: string[];
 }
 
 /**

@@ -39,6 +39,11 @@ export const SETTINGS = {
   'defaults.mode': spec({ type: 'enum', values: ['workspace', 'container'] }, 'workspace', 'isolation mode of new projects'),
   'runtime.execTimeout': spec({ type: 'duration', min: '1s', max: '24h' }, '5m', 'time limit of a command run in a workspace or container'),
   'chat.turnTimeout': spec({ type: 'duration', min: '10s', max: '24h' }, '10m', 'time limit of one chat turn'),
+  'chat.unattended': spec(
+    { type: 'enum', values: ['deny', 'wait'] },
+    'deny',
+    'a permission request or question of a turn sent without a terminal, when nobody answers: deny it at once, or wait for berth approve/deny',
+  ),
   'chat.sessionIdle': spec({ type: 'duration', min: '1s', max: '24h' }, '15m', "a project's live agent session ends after this long without a turn"),
   'claude.model': spec(
     { type: 'string', pattern: /^[A-Za-z0-9._:[\]-]*$/, maxLength: 100, hint: 'a model name such as sonnet, or empty for the CLI default' },

@@ -18,7 +18,8 @@ import { costUsd } from '../domain/pricing.js';
 import { formatSize } from '../domain/size.js';
 import { CredentialProxy } from '../runtime/credential-proxy.js';
 import { SpendLedger } from '../store/spend-ledger.js';
-import type { AgentAdapter, AgentSessionRequest } from '../agents/types.js';
+import type { AgentAdapter, AgentSessionRequest, PermissionDecision, PermissionRequest } from '../agents/types.js';
+import { answeredInput, describeToolCall, QUESTION_TOOL, questionsOf, ruleAllows, ruleFor, type PendingRequest, type RequestAnswer } from '../domain/approvals.js';
 import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError, messageOf } from '../domain/errors.js';
@@ -37,6 +38,7 @@ import { crashMessage, outcomeOf, Turn, type TurnEnding } from './chat-turn.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
 import { isAlive } from './work-claims.js';
+import { PendingRequests, type Answered } from './pending-requests.js';
 
 export interface ChatServiceDeps {
   projects: ProjectService;
@@ -61,6 +63,12 @@ export interface SendOptions {
   onWait?: (holder: WorkClaim) => void;
   /** Starts a new conversation with this turn, as reset() would. */
   newConversation?: boolean;
+  /**
+   * Sent by a client a person watches (a terminal, or a script that answers
+   * with berth approve/deny): the agent's requests wait for an answer.
+   * Otherwise chat.unattended decides.
+   */
+  attended?: boolean;
 }
 
 /** How a turn went, for the caller that does not read the events. */
@@ -97,7 +105,7 @@ interface ProjectChat {
   queue: Queued[];
   /** Runs the queue, one turn after another, while it has messages. */
   pumping?: Promise<void>;
-  current?: { turn: Turn; controller: AbortController };
+  current?: { turn: Turn; controller: AbortController; options: SendOptions };
   /** The running turn's, from the moment its message left the queue: cancel() aborts it. */
   controller?: AbortController;
   agent?: AgentProcess;
@@ -142,6 +150,7 @@ export class ChatService {
   private readonly chats = new Map<string, ProjectChat>();
   private readonly listeners = new Set<Listener>();
   private readonly queueListeners = new Set<QueueListener>();
+  private readonly requests = new PendingRequests();
   private readonly ledger: SpendLedger;
   private proxy: CredentialProxy | undefined;
   private closing = false;
@@ -239,6 +248,27 @@ export class ChatService {
   subscribeQueue(listener: QueueListener): () => void {
     this.queueListeners.add(listener);
     return () => void this.queueListeners.delete(listener);
+  }
+
+  /** The agents' requests that wait for a person; of one project, or of all. */
+  pendingRequests(projectName?: string): PendingRequest[] {
+    return this.requests.list(projectName);
+  }
+
+  /** Each change of the requests that wait (asked, answered, withdrawn): all of them, oldest first. */
+  subscribeRequests(listener: (requests: PendingRequest[]) => void): () => void {
+    return this.requests.subscribe(listener);
+  }
+
+  /**
+   * Answers a request of the project's agent, by `by` (the client, as it names
+   * itself). A question needs an answer to each of its questions; a request
+   * nobody waits for any more is refused in one line.
+   */
+  answerRequest(projectName: string, id: string, answer: RequestAnswer, by: string): PendingRequest {
+    const request = this.requests.list(projectName).find((candidate) => candidate.id === id);
+    if (request?.questions && answer.allow) answeredInput(request.input, request.questions, answer.answers);
+    return this.requests.answer(projectName, id, answer, by);
   }
 
   /** Every transcript entry of a project, in the order the turns ran; a turn its berth left unfinished is recorded first. */
@@ -422,7 +452,7 @@ export class ChatService {
       if (refusal) throw new BerthError(refusal.replace(/^berth: /, ''));
       const transcript = await this.transcripts.beginTurn(projectName, project.sessionId ?? null);
       const turn = new Turn(project, queued.text, transcript, (entry) => this.publish(projectName, entry, options));
-      chat.current = { turn, controller };
+      chat.current = { turn, controller, options };
       try {
         return await this.run(turn, chat, controller.signal, options);
       } finally {
@@ -461,6 +491,8 @@ export class ChatService {
       turn.emit({ type: 'error', message: messageOf(error) });
     } finally {
       signal.removeEventListener('abort', stop);
+      // What the agent asked and nobody answered is not asked any more.
+      this.requests.withdraw(project.name, turn.number, 'the turn ended before it was answered');
     }
 
     const changedFiles = snapshot ? await this.changedFiles(turn, snapshot) : [];
@@ -615,6 +647,7 @@ export class ChatService {
         env,
         claim,
         ...(place.lease && { lease: place.lease }),
+        decide: (call) => this.decide(project.name, call),
         onEvent: (event) => {
           const current = chat.current?.turn;
           if (current) this.turnEvent(current, event);
@@ -739,6 +772,67 @@ export class ChatService {
   }
 
   /** Why the project may not spend more today (limits.dailyUsd), or undefined. */
+  /**
+   * A tool call that the permission mode and the tool rules do not allow by
+   * themselves: a rule the user kept allows it, or chat.unattended denies it
+   * (a turn nobody watches), or it waits for a person's answer. Each request
+   * and its answer go to the transcript and the audit log.
+   */
+  private async decide(projectName: string, call: PermissionRequest): Promise<PermissionDecision> {
+    const current = this.chats.get(projectName)?.current;
+    if (!current) return { allow: false, message: `berth denied ${call.tool}: no turn of the project is running` };
+    const { turn, options } = current;
+    const project = await this.deps.projects.require(projectName);
+    const questions = call.tool === QUESTION_TOOL ? questionsOf(call.input) : [];
+    const asking = questions.length > 0;
+    const rule = asking ? undefined : ruleFor(call.tool, call.input);
+    const request: PendingRequest = {
+      id: call.id,
+      project: projectName,
+      turn: turn.number,
+      tool: call.tool,
+      input: call.input,
+      detail: describeToolCall(call.tool, call.input),
+      ...(rule !== undefined && { rule }),
+      ...(asking && { questions }),
+      since: new Date().toISOString(),
+    };
+    // Allowed always: not asked again, and the decision says which rule allowed it.
+    const kept = asking ? undefined : project.approvalRules?.find((candidate) => ruleAllows(candidate, call.tool, call.input));
+    if (kept !== undefined) return this.decided(turn, request, { answer: { allow: true }, by: `the kept rule ${kept}` });
+    const unattended = settingsForProject(this.deps.settings().load(), project.settings)['chat.unattended'];
+    const waiting = options.attended === true || unattended === 'wait';
+    turn.emit({ type: 'permission_request', id: request.id, tool: request.tool, input: request.input, detail: request.detail, ...(rule !== undefined && { rule }), ...(asking && { questions }), waiting });
+    const answered: Answered = waiting
+      ? await this.requests.wait(request)
+      : { answer: { allow: false, message: 'nobody was there to answer it (chat.unattended is deny)' }, by: 'chat.unattended' };
+    return this.decided(turn, request, answered);
+  }
+
+  private async decided(turn: Turn, request: PendingRequest, { answer, by }: Answered): Promise<PermissionDecision> {
+    const { project, tool } = request;
+    const record = async (allow: boolean, details: Record<string, unknown>) => {
+      turn.emit({ type: 'permission_decision', id: request.id, allow, by, ...details });
+      await this.audit(project, allow ? 'permission-allowed' : 'permission-denied', `${tool} ${allow ? 'allowed' : 'denied'} by ${by}`, { turn: turn.number, tool, request: request.id, by, ...details });
+    };
+    if (!answer.allow) {
+      const message = answer.message?.trim();
+      await record(false, message ? { message } : {});
+      return { allow: false, message: message ? `The user denied this ${tool} call: ${message}` : `The user denied this ${tool} call.` };
+    }
+    if (request.questions) {
+      const input = answeredInput(request.input, request.questions, answer.answers);
+      await record(true, { answers: input.answers });
+      return { allow: true, input };
+    }
+    const keep = answer.always === true ? request.rule : undefined;
+    if (keep !== undefined) {
+      await this.deps.projects.keepRule(project, keep, by).catch((error: unknown) => turn.emit({ type: 'status', text: `the rule ${keep} could not be kept: ${messageOf(error)}` }));
+    }
+    await record(true, keep !== undefined ? { kept: keep } : {});
+    return { allow: true };
+  }
+
   private async overCap(projectName: string): Promise<string | undefined> {
     const project = await this.deps.projects.require(projectName);
     const cap = Number(settingsForProject(this.deps.settings().load(), project.settings)['limits.dailyUsd']);

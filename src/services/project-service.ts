@@ -1,3 +1,4 @@
+import { checkRule } from '../domain/approvals.js';
 import { mkdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BerthError } from '../domain/errors.js';
@@ -122,6 +123,31 @@ export class ProjectService {
       if (Object.keys(found.settings).length === 0) delete found.settings;
     });
     await this.audit.append({ project: name, action: 'setting', reason: `${known} reset to berth's setting`, key: known });
+    return project;
+  }
+
+  /** Keeps an "allow always" rule for the project: the calls it allows are not asked again. */
+  async keepRule(name: string, rule: string, by: string): Promise<Project> {
+    const kept = checkRule(rule);
+    const project = await this.changeProject(name, (found) => {
+      if (!(found.approvalRules ?? []).includes(kept)) found.approvalRules = [...(found.approvalRules ?? []), kept];
+    });
+    await this.audit.append({ project: name, action: 'rule-kept', reason: `always allowed: ${kept}`, rule: kept, by });
+    return project;
+  }
+
+  /** Drops a kept rule: its calls are asked again. */
+  async forgetRule(name: string, rule: string): Promise<Project> {
+    checkProjectName(name);
+    const forgotten = checkRule(rule);
+    const project = await this.changeProject(name, (found) => {
+      if (!(found.approvalRules ?? []).includes(forgotten)) {
+        throw new BerthError(`${quote(name)} keeps no rule ${quote(forgotten)}: berth project show ${name} lists its rules`);
+      }
+      found.approvalRules = found.approvalRules!.filter((kept) => kept !== forgotten);
+      if (found.approvalRules.length === 0) delete found.approvalRules;
+    });
+    await this.audit.append({ project: name, action: 'rule-forgotten', reason: `no longer always allowed: ${forgotten}`, rule: forgotten });
     return project;
   }
 

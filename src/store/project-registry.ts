@@ -1,3 +1,4 @@
+import { checkRule } from '../domain/approvals.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
@@ -79,7 +80,7 @@ function parseRegistry(data: unknown): RegistryFile {
 function parseProject(entry: unknown, index: number): Project {
   const where = `projects[${index}]`;
   if (!isRecord(entry)) throw new Error(`${where} is not an object`);
-  const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state, settings } = entry;
+  const { name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state, settings, approvalRules } = entry;
   if (typeof name !== 'string' || !PROJECT_NAME_PATTERN.test(name)) throw new Error(`${where}.name is invalid`);
   if (typeof workspace !== 'string' || !path.isAbsolute(workspace)) throw new Error(`${where}.path is not an absolute path`);
   // What can be judged without the disk; the rest is checked right before berth acts on the folder.
@@ -94,6 +95,16 @@ function parseProject(entry: unknown, index: number): Project {
   if (settings !== undefined) {
     if (!isRecord(settings)) throw new Error(`${where}.settings is not an object`);
     checkProjectSettings(settings);
+  }
+  if (approvalRules !== undefined) {
+    if (!Array.isArray(approvalRules)) throw new Error(`${where}.approvalRules is not a list`);
+    approvalRules.forEach((rule, ruleIndex) => {
+      try {
+        checkRule(typeof rule === 'string' ? rule : '');
+      } catch {
+        throw new Error(`${where}.approvalRules[${ruleIndex}] is not a tool rule`);
+      }
+    });
   }
   // Keep fields written by newer versions of berth instead of dropping them.
   return { ...entry, name, path: workspace, mode, ownsWorkspace, createdAt, lastActive, state } as Project;

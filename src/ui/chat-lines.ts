@@ -34,6 +34,10 @@ function lookOf(entry: ChatEvent): Look {
       return entry.ok ? { tone: 'good' } : { tone: 'bad' };
     case 'changed_files':
       return { tone: 'warn' };
+    case 'permission_request':
+      return { tone: 'warn', bold: true };
+    case 'permission_decision':
+      return entry.allow ? { tone: 'good' } : { tone: 'bad' };
     case 'turn_end':
       return { tone: 'bad' };
     default:

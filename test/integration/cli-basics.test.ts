@@ -36,7 +36,7 @@ describe('berth command line', () => {
 
   it.each([
     [['frobnicate'], /^berth: unknown command "frobnicate": see berth --help\n$/],
-    [['project'], /^berth: a subcommand is missing: berth project add\|ls\|rm\|set\|unset\n$/],
+    [['project'], /^berth: a subcommand is missing: berth project add\|ls\|show\|forget-rule\|rm\|set\|unset\n$/],
     [['project', 'list'], /^berth: unknown subcommand "list"/],
     [['project', 'ls', '--bogus'], /^berth: unknown option --bogus: berth project ls \[--json\]\n$/],
     [['project', 'add'], /^berth: usage: berth project add <name>/],

@@ -334,10 +334,8 @@ describe('ClaudeLiveSession permission requests', () => {
     const events = session.push(canUseTool('req-1', 'Bash', { command: 'make' }) + canUseTool('req-2', 'Edit', { file_path: 'a' }));
     await settled();
 
-    expect(events).toEqual([
-      { type: 'status', text: 'claude asks to use Bash' },
-      { type: 'status', text: 'claude asks to use Edit' },
-    ]);
+    // The decider shows the request: the session adds no event of its own.
+    expect(events).toEqual([]);
     expect(asked).toEqual([
       { id: 'req-1', tool: 'Bash', input: { command: 'make' } },
       { id: 'req-2', tool: 'Edit', input: { file_path: 'a' } },
@@ -346,6 +344,16 @@ describe('ClaudeLiveSession permission requests', () => {
       { subtype: 'success', request_id: 'req-1', response: { behavior: 'allow', updatedInput: { command: 'make' } } },
       { subtype: 'success', request_id: 'req-2', response: { behavior: 'deny', message: 'not now' } },
     ]);
+  });
+
+  it('allows with the input decide() gives in place of the call\'s own (a question, with its answers)', async () => {
+    const answered = { questions: [{ question: 'Which?' }], answers: { 'Which?': 'A' } };
+    const { session, written } = liveSession({ decide: async () => ({ allow: true, input: answered }) });
+
+    session.push(canUseTool('req-1', 'AskUserQuestion', { questions: [{ question: 'Which?' }] }));
+    await settled();
+
+    expect(written.map((entry) => entry.response)).toEqual([{ subtype: 'success', request_id: 'req-1', response: { behavior: 'allow', updatedInput: answered } }]);
   });
 
   it('denies with the reason when decide() fails', async () => {

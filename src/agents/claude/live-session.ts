@@ -180,14 +180,15 @@ export class ClaudeLiveSession implements AgentSession {
       .then(() => decide({ id, tool, input }))
       .then(
         (decision: PermissionDecision): PermissionAnswer =>
-          decision.allow ? { behavior: 'allow', updatedInput: input } : { behavior: 'deny', message: decision.message },
+          decision.allow ? { behavior: 'allow', updatedInput: (decision.input as Json | undefined) ?? input } : { behavior: 'deny', message: decision.message },
         (error: unknown): PermissionAnswer => ({ behavior: 'deny', message: `berth could not decide on ${tool}: ${messageOf(error)}` }),
       )
       .then((answer) => {
         // Withdrawn by the CLI (an interrupt) or gone with the process: nobody waits for the answer.
         if (this.deciding.delete(id)) this.answerPermission(id, answer);
       });
-    return [{ type: 'status', text: `claude asks to use ${tool}` }];
+    // The decider shows the request to whoever answers it.
+    return [];
   }
 
   private answerPermission(id: string, answer: PermissionAnswer): void {
