@@ -34,6 +34,8 @@ export interface AgentAdapter {
   createParser(): AgentStreamParser;
   /** The argv of a live session: a long-lived process that takes one message after another on its stdin. */
   sessionCommandLine(request: AgentSessionRequest): string[];
+  /** The argv of the agent's own interactive TUI on the conversation `sessionId` (a new one of that id when `newConversation`). */
+  interactiveCommandLine(request: AgentSessionRequest & { sessionId: string }, newConversation: boolean): string[];
   /** berth's side of a live session's protocol, spoken over the process's stdio. */
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession;
 }

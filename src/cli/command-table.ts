@@ -184,6 +184,13 @@ export const COMMANDS: CommandSpec[] = [
     load: async () => (await import('./chat-commands.js')).chat,
   },
   {
+    words: ['attach'],
+    args: ['<name>'],
+    options: {},
+    summary: "open the project's conversation in the agent's own TUI (claude --resume), where the agent runs",
+    load: async () => (await import('./attach-command.js')).attach,
+  },
+  {
     words: ['approve'],
     args: ['<name>', '[request-id]'],
     options: {

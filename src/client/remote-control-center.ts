@@ -6,6 +6,7 @@
  * come. Closing it (quitting the TUI, the terminal going away) stops nothing
  * in the daemon.
  */
+import type { RequestAnswer } from '../domain/approvals.js';
 import type { TranscriptEntry } from '../domain/chat.js';
 import { messageOf } from '../domain/errors.js';
 import { workspaceShell } from '../runtime/workspace-shell.js';
@@ -31,6 +32,7 @@ type WireSnapshot = Omit<ControlCenterSnapshot, 'conversations'>;
 
 export class RemoteControlCenter implements ControlCenter {
   private readonly listeners = new Set<Listener>();
+  private readonly entryListeners = new Set<(project: string, entry: TranscriptEntry) => void>();
   private wire: WireSnapshot;
   private readonly conversations = new Map<string, ConversationView>();
   /** Events that came while a conversation's transcript was being read. */
@@ -53,7 +55,7 @@ export class RemoteControlCenter implements ControlCenter {
     private readonly context: BerthContext,
     private readonly ensureDaemon: () => Promise<unknown> = async () => undefined,
   ) {
-    this.wire = { engine: { address: '', status: { state: 'unused' } }, projects: [] };
+    this.wire = { engine: { address: '', status: { state: 'unused' } }, projects: [], requests: [] };
     this.current = this.build();
     this.snapshotSeen = new Promise((resolve) => (this.firstSnapshot = resolve));
   }
@@ -124,6 +126,7 @@ export class RemoteControlCenter implements ControlCenter {
     } else if (event === 'chat') {
       const { project, entry } = data as { project: string; entry: TranscriptEntry };
       this.addEntry(project, entry);
+      for (const listener of this.entryListeners) listener(project, entry);
     } else if (event === 'delta') {
       const { project, text } = data as { project: string; text: string };
       const conversation = this.conversations.get(project);
@@ -148,6 +151,12 @@ export class RemoteControlCenter implements ControlCenter {
     // The whole text stands for what streamed of it.
     const streaming = entry.type === 'text' || entry.type === 'turn_end' ? undefined : conversation.streaming;
     this.conversations.set(project, { ...conversation, entries: [...conversation.entries, entry], ...(streaming !== undefined ? { streaming } : { streaming: undefined }) });
+  }
+
+  /** Every project's transcript entries as the daemon writes them (not those read back from transcripts). */
+  subscribeEntries(listener: (project: string, entry: TranscriptEntry) => void): () => void {
+    this.entryListeners.add(listener);
+    return () => void this.entryListeners.delete(listener);
   }
 
   subscribe(listener: Listener): () => void {
@@ -265,6 +274,11 @@ export class RemoteControlCenter implements ControlCenter {
     return true;
   }
 
+  answer(name: string, id: string, answer: RequestAnswer): void {
+    const route = `${projectRoute(name)}/requests/${encodeURIComponent(id)}`;
+    this.client.call('POST', route, { ...answer, by: `the control center (pid ${process.pid})` }).catch((error: unknown) => this.notify(messageOf(error), 'error'));
+  }
+
   /** The daemon runs the turns: quitting the screen stops none. */
   anyTurnRunning(): boolean {
     return false;
@@ -299,6 +313,12 @@ export class RemoteControlCenter implements ControlCenter {
     if (project.mode === 'container') return (await this.context.runtime()).shell(name);
     await this.context.projects.record(name, { lastActive: new Date().toISOString() });
     return workspaceShell(project.path);
+  }
+
+  async attach(name: string): Promise<number> {
+    const project = await this.context.projects.require(name);
+    const { attachThroughDaemon } = await import('./attached-agent.js');
+    return attachThroughDaemon(this.client, project, () => this.context.runtime());
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,8 @@ import type { TranscriptEntry } from '../domain/chat.js';
 import type { RequestAnswer } from '../domain/approvals.js';
 import { visibleText } from '../domain/visible-text.js';
 import type { IsolationMode } from '../domain/project.js';
+import { notificationFor } from '../domain/notifications.js';
+import { CommandNotifier } from '../services/command-notifier.js';
 import { createContext } from '../services/context.js';
 import type { ChatService, TurnSummary } from '../services/chat-service.js';
 import { ControlCenterService } from '../services/control-center.js';
@@ -61,11 +63,13 @@ export class Daemon {
     this.chat = await this.service.chatService();
     // The turns a killed daemon left are recorded as interrupted by now or soon: clients read their transcripts again then.
     void this.service.recovered().then(() => this.server.broadcast('recovered', {}));
+    const notifier = new CommandNotifier(() => this.service.settings(), this.log);
     this.chat.subscribe(({ project, entry }) => {
       if (entry.type === 'text_delta') this.server.broadcast('delta', { project, text: entry.text });
       else this.server.broadcast('chat', { project, entry });
+      const notification = notificationFor(project, entry);
+      if (notification) notifier.notify(notification);
     });
-    this.chat.subscribeRequests((requests) => this.server.broadcast('requests', { requests }));
     this.chat.subscribeQueue((project, queued) => {
       this.server.broadcast('queue', { project, queued });
       if (this.stopWhenIdle && !this.busy()) this.stop('asked to stop once its turns ended');
@@ -159,7 +163,6 @@ export class Daemon {
           this.server.follow(events);
           events.send('snapshot', wireSnapshot(this.service.snapshot()));
           for (const session of this.chat?.sessionStatuses() ?? []) events.send('queue', { project: session.project, queued: session.queued });
-          events.send('requests', { requests: this.chat?.pendingRequests() ?? [] });
         },
       },
       { method: 'GET', path: '/v1/projects/:name/history', handler: async ({ params }) => (await this.requireChat()).history(name(params)) },
@@ -202,6 +205,27 @@ export class Daemon {
         handler: async ({ params }) => {
           if (!(await this.requireChat()).withdraw(name(params), params.id!)) throw new HttpError(404, `no queued message ${params.id} in ${name(params)}: it was sent already, or never queued`);
           return { withdrawn: params.id };
+        },
+      },
+      {
+        method: 'POST',
+        path: '/v1/projects/:name/attach',
+        // The conversation is the agent's own TUI's for as long as this stream stays open (the client runs the TUI).
+        handler: async ({ params, stream }) => {
+          const events = stream();
+          const chat = await this.requireChat();
+          chat
+            .attach(name(params))
+            .then(async (attached) => {
+              const { release, ...shown } = attached;
+              if (events.closed.aborted) return release();
+              events.closed.addEventListener('abort', () => void release(), { once: true });
+              events.send('attached', shown);
+            })
+            .catch((error: unknown) => {
+              events.send('refused', { error: messageOf(error) });
+              events.end();
+            });
         },
       },
       {

@@ -7,7 +7,7 @@
  */
 
 /** Where a command applies. Chat has a text input: only keys that type nothing are bound there. */
-export type KeyContext = 'dashboard' | 'chat' | 'logs' | 'everywhere';
+export type KeyContext = 'dashboard' | 'chat' | 'request' | 'logs' | 'everywhere';
 
 interface CommandSpec {
   keys: readonly string[];
@@ -26,6 +26,7 @@ export const COMMANDS = {
   top: command(['home', 'g'], 'dashboard', 'first project'),
   bottom: command(['end', 'G'], 'dashboard', 'last project'),
   openChat: command(['enter', 'c'], 'dashboard', 'chat with the agent'),
+  nextWaiting: command(['w'], 'dashboard', 'next one waiting for you'),
   newProject: command(['n'], 'dashboard', 'new project'),
   startStop: command(['s'], 'dashboard', 'start/stop the container'),
   restart: command(['r'], 'dashboard', 'restart the container'),
@@ -38,11 +39,17 @@ export const COMMANDS = {
   buildImage: command(['B'], 'dashboard', 'build the workspace image'),
   filter: command(['/'], 'dashboard', 'filter projects by name'),
   switchPane: command(['tab'], 'everywhere', 'switch panes'),
+  // o where nothing is typed; in the chat, whose input line takes o, Ctrl-O.
+  attach: command(['o', 'ctrl+o'], 'everywhere', "the agent's own TUI"),
   help: command(['?'], 'dashboard', 'this help'),
   cancel: command(['escape'], 'chat', 'cancel the turn, else back'),
   newConversation: command(['ctrl+n'], 'chat', 'start a new conversation'),
   // Ctrl-U: the chat input types nothing on Ctrl (and has no readline kill-line), and no terminal or tmux takes it.
   withdrawQueued: command(['ctrl+u'], 'chat', 'take back the last queued'),
+  // While the agent waits for an answer, the chat's input line gives way to these.
+  allowOnce: command(['y'], 'request', 'allow the call once'),
+  allowAlways: command(['a'], 'request', 'always, in this project'),
+  deny: command(['n'], 'request', 'deny, with a message'),
   back: command(['escape', 'q'], 'logs', 'back to the dashboard'),
   follow: command(['f'], 'logs', 'follow the end'),
   quit: command(['q'], 'dashboard', 'quit'),

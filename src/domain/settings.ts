@@ -2,6 +2,7 @@ import { BerthError } from './errors.js';
 import { COMMANDS, COMMAND_NAMES, parseKeyList, type Command } from './keys.js';
 import { parseDuration } from './duration.js';
 import { hostListProblem } from './egress.js';
+import { parseCommandArgv, parseNotifyOn } from './notifications.js';
 import { quote } from './project.js';
 import { SIZE_PATTERN, parseSize } from './size.js';
 
@@ -19,7 +20,9 @@ type Kind =
   | { type: 'enum'; values: readonly string[] }
   | { type: 'string'; pattern: RegExp; maxLength: number; hint: string }
   | { type: 'keys' }
-  | { type: 'hosts' };
+  | { type: 'hosts' }
+  | { type: 'events' }
+  | { type: 'argv' };
 
 export type SettingValue = string | number | boolean;
 
@@ -36,6 +39,13 @@ const spec = (kind: Kind, value: SettingValue, description: string): SettingSpec
 });
 
 export const SETTINGS = {
+  'notify.on': spec({ type: 'events' }, 'waiting,done,failed', 'notify when a project starts waiting for you, finishes or fails a turn (any of waiting,done,failed; empty for never)'),
+  'notify.command': spec(
+    { type: 'argv' },
+    '',
+    'a program the daemon runs for each notification, as a JSON array (no shell), with BERTH_PROJECT, BERTH_EVENT and BERTH_MESSAGE set',
+  ),
+  'dashboard.waitingFirst': spec({ type: 'boolean' }, false, 'the projects whose agent waits for you come first on the dashboard'),
   'defaults.mode': spec({ type: 'enum', values: ['workspace', 'container'] }, 'workspace', 'isolation mode of new projects'),
   'runtime.execTimeout': spec({ type: 'duration', min: '1s', max: '24h' }, '5m', 'time limit of a command run in a workspace or container'),
   'chat.turnTimeout': spec({ type: 'duration', min: '10s', max: '24h' }, '10m', 'time limit of one chat turn'),
@@ -221,6 +231,16 @@ function describeProblem(kind: Kind, value: unknown): string | undefined {
       return undefined;
     case 'hosts':
       return hostListProblem(value);
+    case 'events':
+    case 'argv':
+      if (typeof value !== 'string' || value.length > 2000) return kind.type === 'events' ? 'expected events separated by commas' : 'expected a JSON array of strings';
+      try {
+        if (kind.type === 'events') parseNotifyOn(value);
+        else parseCommandArgv(value);
+        return undefined;
+      } catch (error) {
+        return (error as Error).message;
+      }
     case 'keys':
       if (typeof value !== 'string' || value.length > 200) return 'expected keys separated by commas, such as enter,c or ctrl+o';
       try {

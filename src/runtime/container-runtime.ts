@@ -92,6 +92,12 @@ export type Progress = (step: string) => void;
  * container; another berth process racing us is detected by the engine's name
  * conflict, and its container adopted.
  */
+/** A program to run interactively where the agent runs, instead of a shell. */
+export interface InteractiveCommand {
+  argv: string[];
+  env: Record<string, string>;
+}
+
 export class ContainerRuntime<P extends ContainerProject = ContainerProject> implements AgentRuntime {
   readonly mode = 'container' as const;
   private readonly locks = new Map<string, Promise<unknown>>();
@@ -162,13 +168,16 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     }
   }
 
-  /** An interactive shell in the container on this terminal, its processes marked with `runMarker`; resolves with its exit code. */
-  async shell(project: P, runMarker?: string): Promise<number> {
+  /**
+   * An interactive shell in the container on this terminal, or `command` (the
+   * agent's own TUI), its processes marked with `runMarker`; resolves with its exit code.
+   */
+  async shell(project: P, runMarker?: string, command?: InteractiveCommand): Promise<number> {
     const container = await this.ensure(project);
     const egress = await this.egressLease(project, container);
-    const env = { ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }) };
+    const env = { ...command?.env, ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }) };
     try {
-      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: SHELL_ARGV, env });
+      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: command?.argv ?? SHELL_ARGV, env });
     } finally {
       await egress.close();
     }

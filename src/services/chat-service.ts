@@ -13,7 +13,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { costUsd } from '../domain/pricing.js';
 import { formatSize } from '../domain/size.js';
 import { CredentialProxy } from '../runtime/credential-proxy.js';
@@ -37,7 +37,8 @@ import { ensureContainerRunning, hostCredentials, openAgentPlace, type AgentPlac
 import { crashMessage, outcomeOf, Turn, type TurnEnding } from './chat-turn.js';
 import type { ProjectService } from './project-service.js';
 import type { RuntimeService } from './runtime-service.js';
-import { isAlive } from './work-claims.js';
+import { isAlive, type HeldClaim } from './work-claims.js';
+import { RUN_MARKER } from '../runtime/process/run-processes.js';
 import { PendingRequests, type Answered } from './pending-requests.js';
 
 export interface ChatServiceDeps {
@@ -86,6 +87,18 @@ export interface TurnSummary {
   transcript: string;
 }
 
+/** The conversation handed to the agent's own TUI: what to run where the agent runs, and how to give it back. */
+export interface AttachedAgent {
+  project: string;
+  mode: Project['mode'];
+  sessionId: string;
+  argv: string[];
+  /** The agent's environment there: its credentials, its switches and the run marker. */
+  env: Record<string, string>;
+  /** The TUI has closed: the place is given up, and turns start again. */
+  release: () => Promise<void>;
+}
+
 export interface ChatActivity {
   project: string;
   entry: TranscriptEntry;
@@ -120,6 +133,8 @@ interface ProjectChat {
   idleTimer?: NodeJS.Timeout;
   /** chat.sessionIdle as the last turn read it. */
   idleMs: number;
+  /** The conversation is open in the agent's own TUI (attach): no turn starts until it closes. */
+  attached?: boolean;
 }
 
 /** Where the model API is when the host's ANTHROPIC_BASE_URL does not say. */
@@ -198,7 +213,7 @@ export class ChatService {
    */
   async warm(projectName: string): Promise<void> {
     const chat = this.chatOf(projectName);
-    const busy = () => this.closing || chat.agent?.alive === true || chat.starting !== undefined || chat.pumping !== undefined;
+    const busy = () => this.closing || chat.attached === true || chat.agent?.alive === true || chat.starting !== undefined || chat.pumping !== undefined;
     if (busy() || chat.warming) return chat.warming;
     chat.warming = (async () => {
       const project = await this.deps.projects.require(projectName);
@@ -271,6 +286,62 @@ export class ChatService {
     return this.requests.answer(projectName, id, answer, by);
   }
 
+  /**
+   * Hands the project's conversation to the agent's own TUI, which the caller
+   * runs on its terminal where the agent runs: the live agent ends (it is
+   * resumed by the next message), and until `release` no turn starts. The
+   * place to run is held meanwhile: the work claim, the credentials (in a
+   * container, the credential proxy's token) and the relay to the model API.
+   */
+  async attach(projectName: string): Promise<AttachedAgent> {
+    const chat = this.chatOf(projectName);
+    if (chat.attached) throw new BerthError(`${projectName}'s conversation is open in the agent's own TUI already`);
+    if (chat.pumping || chat.queue.length > 0) throw new BerthError(`a turn is running in ${projectName}: attach once it has ended (Esc in the chat cancels it)`);
+    chat.attached = true;
+    let claim: HeldClaim | undefined;
+    let place: AgentPlace | undefined;
+    try {
+      await this.endAgent(projectName);
+      await chat.released;
+      const project = await this.deps.projects.require(projectName);
+      await this.deps.runtime.claims().recoverFor(projectName, true);
+      claim = await this.deps.runtime.claims().take(projectName, 'session', { wait: false });
+      const settings = settingsForProject(this.deps.settings().load(), project.settings);
+      place = await openAgentPlace({ runtime: this.deps.runtime, proxy: () => this.credentialProxy(), env: this.env() }, project, settings);
+      const sessionId = project.sessionId ?? randomUUID();
+      if (!project.sessionId) await this.deps.projects.record(projectName, { sessionId });
+      const { adapter } = this.deps;
+      const argv = adapter.interactiveCommandLine({ ...sessionRequest(project, sessionId, settings), sessionId }, !project.sessionId);
+      const env: Record<string, string> = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials), [RUN_MARKER]: claim.marker };
+      // On the host, the CLI the live session runs: found on the daemon's PATH, not the client's.
+      const hostPath = this.env().PATH;
+      if (project.mode === 'workspace' && hostPath !== undefined) env.PATH = hostPath;
+      await this.audit(projectName, 'attach', `the conversation opened in the agent's own TUI`, { session: sessionId });
+      const held = { claim, place };
+      let released: Promise<void> | undefined;
+      return {
+        project: projectName,
+        mode: project.mode,
+        sessionId,
+        argv,
+        env,
+        release: () =>
+          (released ??= (async () => {
+            await held.place.lease?.close().catch(() => undefined);
+            await this.deps.runtime.claims().recoverFor(projectName, true).catch(() => undefined);
+            await held.claim.release().catch(() => undefined);
+            chat.attached = false;
+            await this.audit(projectName, 'detach', "the agent's own TUI closed", { session: sessionId });
+          })()),
+      };
+    } catch (error) {
+      await place?.lease?.close().catch(() => undefined);
+      await claim?.release().catch(() => undefined);
+      chat.attached = false;
+      throw error;
+    }
+  }
+
   /** Every transcript entry of a project, in the order the turns ran; a turn its berth left unfinished is recorded first. */
   async history(projectName: string): Promise<TranscriptEntry[]> {
     await this.deps.runtime.claims().recover(projectName);
@@ -329,6 +400,7 @@ export class ChatService {
     this.deps.adapter.checkMessage(message);
     if (this.closing) throw new BerthError('berth is stopping: the message was not sent');
     const chat = this.chatOf(projectName);
+    if (chat.attached) throw new BerthError(attachedMessage(projectName));
     if (options.wait === false && (chat.pumping || chat.queue.length > 0)) {
       throw new BerthError(`a turn is running in ${projectName}: wait for it (without --no-wait the message is queued), or cancel it`);
     }
@@ -873,6 +945,10 @@ export class ChatService {
       }
     }
   }
+}
+
+function attachedMessage(projectName: string): string {
+  return `${projectName}'s conversation is open in the agent's own TUI (berth attach): close it, then send the message`;
 }
 
 /** Whether the agent's own last words name how its process ended (its exit code, or that it was killed). */

@@ -3,6 +3,7 @@
  * ControlCenterService publishes (a new object whenever something changed,
  * at most a few times a second). The Ink layer only reads these.
  */
+import type { PendingRequest, RequestAnswer } from '../domain/approvals.js';
 import type { TranscriptEntry, TurnOutcome, TurnUsage } from '../domain/chat.js';
 import type { ObservedContainer } from '../domain/container.js';
 import type { LifecycleState } from '../domain/lifecycle.js';
@@ -47,6 +48,7 @@ export interface TurnView {
   startedAt: number;
   /** Set once the turn has ended. */
   outcome?: TurnOutcome;
+  endedAt?: number;
   usage?: TurnUsage;
   /** The first error of the turn, one line. */
   error?: string;
@@ -98,6 +100,8 @@ export interface ControlCenterSnapshot {
   /** The latest message for the status line. */
   status?: StatusMessage;
   conversations: ReadonlyMap<string, ConversationView>;
+  /** What the agents wait for a person to answer, oldest first (see domain/approvals). */
+  requests: readonly PendingRequest[];
 }
 
 /**
@@ -126,11 +130,15 @@ export interface ControlCenter {
   withdrawLast(name: string): boolean;
   newConversation(name: string): Promise<void>;
   cancel(name: string): boolean;
+  /** Answers a request of the project's agent; a request answered meanwhile (by another client) is said in the status line. */
+  answer(name: string, id: string, answer: RequestAnswer): void;
   /** Whether quitting this screen would cancel running turns (not when a daemon runs them). */
   anyTurnRunning(): boolean;
   /** Quitting: stops what this screen itself runs. */
   cancelAllTurns(): Promise<void>;
   followLogs(name: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void>;
   shell(name: string): Promise<number>;
+  /** The agent's own TUI on the project's conversation, on this terminal; resolves with its exit code. */
+  attach(name: string): Promise<number>;
   close(): Promise<void>;
 }

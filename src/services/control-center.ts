@@ -6,6 +6,7 @@
  * so the screen redraws a few times a second at most and not at all when
  * nothing changed. Actions never throw: what fails goes to the status line.
  */
+import type { RequestAnswer } from '../domain/approvals.js';
 import { messageOf } from '../domain/errors.js';
 import { workspaceShell } from '../runtime/workspace-shell.js';
 import type { TranscriptEntry } from '../domain/chat.js';
@@ -150,6 +151,7 @@ export class ControlCenterService implements ControlCenter {
     this.chat = await this.context.chat({ engine: this.engineFlag });
     this.unsubscribers.push(this.chat.subscribe(({ project, entry }) => this.onChatEntry(project, entry)));
     this.unsubscribers.push(this.chat.subscribeQueue((project, queued) => this.onQueue(project, queued)));
+    this.unsubscribers.push(this.chat.subscribeRequests(() => this.schedulePublish()));
     this.unsubscribers.push(this.host.subscribe((stats) => {
       this.hostStats = stats;
       this.schedulePublish();
@@ -383,6 +385,26 @@ export class ControlCenterService implements ControlCenter {
     if (turn) this.turns.set(name, { ...turn, cancelling: true });
     this.schedulePublish();
     return true;
+  }
+
+  /** The agent's own TUI, from this process: the screens' tests run the service in it. */
+  async attach(name: string): Promise<number> {
+    const project = await this.context.projects.require(name);
+    const attached = await (await this.chatService()).attach(name);
+    const { runAttached } = await import('./attached-tui.js');
+    try {
+      return await runAttached(attached, project, () => this.requireRuntime());
+    } finally {
+      await attached.release();
+    }
+  }
+
+  answer(name: string, id: string, answer: RequestAnswer): void {
+    try {
+      this.chat?.answerRequest(name, id, answer, 'the control center');
+    } catch (error) {
+      this.notify(messageOf(error), 'error');
+    }
   }
 
   /** Cancels every running turn and waits until each is recorded: for quitting. */
@@ -638,6 +660,7 @@ export class ControlCenterService implements ControlCenter {
       projects,
       ...(this.status && { status: this.status }),
       conversations: new Map(this.conversations),
+      requests: this.chat?.pendingRequests() ?? [],
     };
   }
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { buildContainerSpec, containerMemoryBytes } from '../domain/container-spec.js';
 import { planStart } from '../domain/policies.js';
 import { settingMs, settingsForProject, type Settings } from '../domain/settings.js';
-import { ContainerRuntime, type EgressStatus } from '../runtime/container-runtime.js';
+import { ContainerRuntime, type EgressStatus, type InteractiveCommand } from '../runtime/container-runtime.js';
 import { HostFirewall } from '../runtime/host-firewall.js';
 import { connectEngine } from '../runtime/docker/connect.js';
 import { resolveEngineEndpoint } from '../runtime/engine-endpoint.js';
@@ -177,11 +177,11 @@ export class RuntimeService {
     }, claim);
   }
 
-  async shell(name: string): Promise<number> {
+  async shell(name: string, command?: InteractiveCommand): Promise<number> {
     const project = await this.containerProject(name);
     return this.whileBusy(name, 'shell', async (held) => {
       await this.ensureStarted(project);
-      return this.containerRuntime().shell(project, held.marker);
+      return this.containerRuntime().shell(project, held.marker, command);
     });
   }
 

@@ -19,7 +19,7 @@ export function turnAfter(view: TurnView, entry: TranscriptEntry): TurnView {
     case 'error':
       return view.error === undefined ? { ...view, error: entry.message } : view;
     case 'turn_end':
-      return { ...view, running: false, cancelling: false, outcome: entry.outcome };
+      return { ...view, running: false, cancelling: false, outcome: entry.outcome, endedAt: Date.parse(entry.time) || Date.now() };
     default:
       return view;
   }

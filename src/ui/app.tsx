@@ -12,7 +12,7 @@ import type { ScreenActions, ScreenProps } from './screens/screen-props.js';
 import type { UiState } from './ui-state.js';
 
 /** How the app ended: a quit, or a pause while a shell has the terminal. */
-export type AppExit = { kind: 'quit' } | { kind: 'shell'; project: string };
+export type AppExit = { kind: 'quit' } | { kind: 'shell'; project: string } | { kind: 'attach'; project: string };
 
 export interface AppProps {
   service: ControlCenter;
@@ -21,6 +21,8 @@ export interface AppProps {
   columns: number;
   rows: number;
   defaultMode: 'workspace' | 'container';
+  /** The projects whose agent waits for you come first in the list (setting dashboard.waitingFirst). */
+  waitingFirst?: boolean;
   /** Survives a remount (after a shell): the screen comes back as it was left. */
   memory: { ui: UiState };
   onExit: (exit: AppExit) => void;
@@ -49,19 +51,24 @@ export function App(props: AppProps) {
     return {
       openChat: (name) => {
         service.openConversation(name);
-        update({ view: { screen: 'chat', project: name }, selected: name, overlay: undefined });
+        update({ view: { screen: 'chat', project: name }, selected: name, overlay: undefined, seen: { ...uiRef.current.seen, [name]: Date.now() } });
       },
       openLogs: (name) => update({ view: { screen: 'logs', project: name }, selected: name, overlay: undefined }),
-      backToDashboard: () => update({ view: { screen: 'dashboard' } }),
+      backToDashboard: () => {
+        const left = uiRef.current.view;
+        update({ view: { screen: 'dashboard' }, ...(left.screen === 'chat' && { seen: { ...uiRef.current.seen, [left.project]: Date.now() } }) });
+      },
       startOrStop: (name) => void service.startOrStop(name),
       restart: (name) => void service.restart(name),
       refresh: (name) => void service.refresh(name),
       removeContainer: (name) => void service.removeContainer(name),
       toggleMode: (name) => void service.toggleMode(name),
       shell: (name) => leave({ kind: 'shell', project: name }),
+      attach: (name) => leave({ kind: 'attach', project: name }),
       buildImage: () => void service.buildImage(),
       send: (name, message) => service.send(name, message),
       cancel: (name) => service.cancel(name),
+      answer: (name, id, answer) => service.answer(name, id, answer),
       withdrawLast: (name) => service.withdrawLast(name),
       newConversation: (name) => void service.newConversation(name),
       notify: (text) => service.notify(text),
@@ -83,7 +90,13 @@ export function App(props: AppProps) {
     };
   }, [service, update, leave]);
 
-  const views = useMemo(() => filterProjects(snapshot.projects, ui.filter), [snapshot.projects, ui.filter]);
+  const waitingFirst = props.waitingFirst === true;
+  const views = useMemo(() => {
+    const shown = filterProjects(snapshot.projects, ui.filter);
+    if (!waitingFirst || snapshot.requests.length === 0) return shown;
+    const waiting = new Set(snapshot.requests.map((request) => request.project));
+    return [...shown.filter((view) => waiting.has(view.project.name)), ...shown.filter((view) => !waiting.has(view.project.name))];
+  }, [snapshot.projects, snapshot.requests, ui.filter, waitingFirst]);
   // The clock for "3m ago" and uptimes moves with each snapshot, so an idle screen is not redrawn for it alone.
   const now = useMemo(() => Date.now(), [snapshot]);
   useEffect(() => {

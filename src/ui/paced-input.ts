@@ -181,7 +181,12 @@ export function splitKeys(text: string): string[] {
   let index = 0;
   while (index < text.length) {
     const char = text[index]!;
-    if (char === '\u001B') {
+    if (char === '\u001B' && STRING_INTRODUCERS.includes(text[index + 1] ?? '')) {
+      // A terminal's reply (to a query of a program that had the terminal before, such as XTVERSION's
+      // ESC P >|tmux 3.3a ESC \): no key sends one, and read as keys its letters would act.
+      endRun();
+      index = stringEnd(text, index + 2);
+    } else if (char === '\u001B') {
       endRun();
       const length = escapeLength(text, index);
       units.push(text.slice(index, index + length));
@@ -201,6 +206,18 @@ export function splitKeys(text: string): string[] {
   }
   endRun();
   return units;
+}
+
+/** DCS, SOS, OSC, PM and APC: a string up to ST (ESC \\) or BEL. */
+const STRING_INTRODUCERS = ['P', 'X', ']', '^', '_'];
+
+/** Where the control string whose body starts at `from` ends: after its ST or BEL, else at the end of the text. */
+function stringEnd(text: string, from: number): number {
+  for (let index = from; index < text.length; index += 1) {
+    if (text[index] === '\u0007') return index + 1;
+    if (text[index] === '\u001B' && text[index + 1] === '\\') return index + 2;
+  }
+  return text.length;
 }
 
 /** The length of the escape sequence at `start`: CSI (ESC [ … final), SS3 (ESC O x), or ESC with one more key (Alt). */

@@ -51,6 +51,7 @@ export async function runControlCenter(service: ControlCenter, version: string, 
             keymap={keymap}
             version={version}
             defaultMode={settings['defaults.mode'] === 'container' ? 'container' : 'workspace'}
+            waitingFirst={settings['dashboard.waitingFirst'] === true}
             memory={memory}
             onExit={(how) => (ended.how = how)}
           />
@@ -65,7 +66,8 @@ export async function runControlCenter(service: ControlCenter, version: string, 
       stop?.removeEventListener('abort', unmount);
       screen.onTeardown(() => {});
       if (ended.how.kind === 'quit' || stop?.aborted) break;
-      await handOver(service, ended.how.project);
+      if (ended.how.kind === 'attach') await handOverToAgent(service, ended.how.project);
+      else await handOver(service, ended.how.project);
       if (stop?.aborted) break;
     }
     // Cancels what runs and waits until each turn is recorded.
@@ -73,6 +75,18 @@ export async function runControlCenter(service: ControlCenter, version: string, 
   } finally {
     screen.restore();
   }
+}
+
+/** The terminal belongs to the agent's own TUI until it exits; the conversation then goes on in berth. */
+async function handOverToAgent(service: ControlCenter, project: string): Promise<void> {
+  process.stdout.write(`${BRACKETED_PASTE_OFF}${CLEAR_SCREEN}${SHOW_CURSOR}`);
+  try {
+    const code = await service.attach(project);
+    service.notify(`back from the agent's own TUI${code === 0 ? '' : ` (it exited with code ${code})`}: the next message continues the conversation`);
+  } catch (error) {
+    service.notify(`the agent's own TUI did not open: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, 'error');
+  }
+  process.stdout.write(CLEAR_SCREEN + BRACKETED_PASTE_ON);
 }
 
 /** The terminal belongs to the shell until it exits; berth then draws again from a clean screen. */

@@ -25,8 +25,10 @@ export interface UiState {
   detailsScroll: number;
   /** Per project: the message being typed, kept when the user leaves the chat. */
   drafts: Record<string, string>;
+  /** Per project: when its chat was last open here (a turn that ended since reads done, or failed). */
+  seen: Record<string, number>;
 }
 
 export function initialUiState(): UiState {
-  return { view: { screen: 'dashboard' }, filter: '', pane: 'list', detailsScroll: 0, drafts: {} };
+  return { view: { screen: 'dashboard' }, filter: '', pane: 'list', detailsScroll: 0, drafts: {}, seen: {} };
 }

@@ -120,7 +120,7 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     await session.waitFor((screen) => !screen.includes('boat') && screen.trimEnd().endsWith('\n$'));
     await session.type(`node ${BERTH_BIN}`);
     await session.press('Enter');
-    await session.waitFor((screen) => /boat\s+container/.test(screen) && /⟳ turn/.test(screen));
+    await session.waitFor((screen) => /boat\s+container/.test(screen) && /⟳ working/.test(screen));
 
     // Back in the chat, Esc cancels it.
     await session.press('Enter');

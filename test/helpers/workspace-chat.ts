@@ -43,7 +43,7 @@ export function parseEntries(stdout: string): Entry[] {
   return stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Entry);
 }
 
-export function useWorkspaceChat(options: { allowBash?: boolean; prefix?: string } = {}): WorkspaceChat {
+export function useWorkspaceChat(options: { allowBash?: boolean; prefix?: string; trustWorkspace?: boolean } = {}): WorkspaceChat {
   const tempDir = useTempDirs();
   let fake: FakeAnthropic;
   let cli: ClaudeEnv;
@@ -53,7 +53,8 @@ export function useWorkspaceChat(options: { allowBash?: boolean; prefix?: string
   beforeEach(async () => {
     fake = await startFakeAnthropic();
     home = await tempDir(options.prefix);
-    cli = await prepareClaudeEnv({ baseUrl: fake.url });
+    // The CLI's interactive TUI asks to trust a folder first, unless told it is trusted.
+    cli = await prepareClaudeEnv({ baseUrl: fake.url, ...(options.trustWorkspace && { trustedDirs: [path.join(home, 'workspaces', 'web')] }) });
     env = { ...cli.env, PATH: `${CLI_BIN_DIR}:${cli.env.PATH}` };
     expect((await runBerth(['project', 'add', 'web'], { home })).exitCode).toBe(0);
     // The CLI's Bash tool runs without asking, as a user who allowed it would have it.

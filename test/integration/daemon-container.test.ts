@@ -106,6 +106,31 @@ describeWithDocker('the berth daemon with a container project', () => {
     }
   }, 180_000);
 
+  it('a tool call that needs permission waits for berth approve, then runs in the container; a question is answered', async () => {
+    // acceptEdits, not the suite's bypassPermissions: the Bash call is asked.
+    expect((await berth(['project', 'set', 'boxed', 'claude.permissionMode', 'acceptEdits'])).exitCode).toBe(0);
+    const command = "sh -c 'id -un > proof.txt'";
+    const question = { question: 'Which box?', header: 'Box', options: [{ label: 'Small', description: 'one core' }, { label: 'Large', description: 'two cores' }], multiSelect: false };
+    fake.reply(message(toolUse('Bash', { command, description: 'Write who runs it' })), message(toolUse('AskUserQuestion', { questions: [question] })), message(text('All done in the box.')));
+    const turn = execa('node', [BERTH_BIN, 'chat', 'boxed', 'Prove it', '--json'], { reject: false, env: { BERTH_HOME: home, NO_COLOR: '1', ...env }, stdin: 'ignore' });
+    let stdout = '';
+    turn.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const requests = () => parseEntries(stdout.split('\n').filter((line) => line.startsWith('{')).join('\n')).filter((entry) => entry.type === 'permission_request');
+
+    await waitFor(() => requests().length === 1, 'the Bash request', 120_000);
+    expect(requests()[0]).toMatchObject({ tool: 'Bash', detail: `$ ${command}`, waiting: true });
+    expect((await berth(['approve', 'boxed'])).stdout).toBe('allowed Bash in boxed\n');
+    await waitFor(() => requests().length === 2, 'the question', 60_000);
+    expect((await berth(['approve', 'boxed', '--answer', '2'])).exitCode).toBe(0);
+
+    expect((await turn).exitCode).toBe(0);
+    expect(stdout).toContain('All done in the box.');
+    // It ran in the container, as its user, on the bind-mounted workspace.
+    expect(await readFile(path.join(home, 'workspaces', 'boxed', 'proof.txt'), 'utf8')).toBe('agent\n');
+    const answered = JSON.stringify(fake.mainRequests()[2]?.body?.messages?.at(-1));
+    expect(answered).toContain('Large');
+  }, 240_000);
+
   it('after a kill -9 of the daemon mid-turn, nothing keeps running in the container and the turn reads interrupted', async () => {
     fake.reply(message(toolUse('Bash', { command: 'sleep 6.4 && date > late.txt', description: 'slow' })));
     fake.reply(message(text('Back in the box.')));

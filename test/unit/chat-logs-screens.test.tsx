@@ -1,3 +1,4 @@
+import type { PendingRequest, RequestAnswer } from '../../src/domain/approvals.js';
 import { render } from 'ink-testing-library';
 import { useState } from 'react';
 import { describe, expect, it, vi } from 'vitest';
@@ -215,7 +216,7 @@ describe('ChatScreen', () => {
 });
 
 describe('ChatView', () => {
-  function openChatView(options: { running?: boolean; queued?: QueuedMessage[]; draft?: string }) {
+  function openChatView(options: { running?: boolean; queued?: QueuedMessage[]; draft?: string; requests?: PendingRequest[] }) {
     const chat: ConversationView = { project: 'boat', loaded: true, entries: conversation(1), ...(options.queued && { queued: options.queued }) };
     const snapshot: ControlCenterSnapshot = {
       engine: { address: 'unix:///var/run/docker.sock', status: { state: 'unused' } },
@@ -227,8 +228,10 @@ describe('ChatView', () => {
         },
       ],
       conversations: new Map([['boat', chat]]),
+      requests: options.requests ?? [],
     };
     const sent: Array<[string, string]> = [];
+    const answers: Array<[string, string, RequestAnswer]> = [];
     const notices: string[] = [];
     const withdrawLast = vi.fn((name: string) => name === 'boat' && (options.queued?.length ?? 0) > 0);
     const actions = {
@@ -236,6 +239,7 @@ describe('ChatView', () => {
       withdrawLast,
       notify: (text: string) => notices.push(text),
       cancel: () => true,
+      answer: (name: string, id: string, answer: RequestAnswer) => answers.push([name, id, answer]),
       backToDashboard: () => {},
       quit: () => {},
     } as Partial<ScreenActions> as ScreenActions;
@@ -259,7 +263,7 @@ describe('ChatView', () => {
       );
     };
     const app = renderPaced(<View />);
-    return { app, sent, notices, withdrawLast, draft: () => ui.drafts.boat };
+    return { app, sent, notices, withdrawLast, answers, draft: () => ui.drafts.boat };
   }
 
   it('sends (queues) what is typed while a turn runs', async () => {
@@ -293,6 +297,64 @@ describe('ChatView', () => {
     expect(withdrawLast).toHaveBeenCalledWith('boat');
     // The last one queued, back ahead of what was being typed.
     expect(draft()).toBe('second\ntyping');
+    app.unmount();
+  });
+
+  const bashRequest: PendingRequest = { id: 'req-1', project: 'boat', turn: 1, tool: 'Bash', input: { command: 'make' }, detail: '$ make', rule: 'Bash(make)', since: '2026-12-01T00:00:00.000Z' };
+
+  it('while the agent waits, the input line says which keys answer it: y allows once, a always, and typing sends nothing', async () => {
+    const once = openChatView({ running: true, requests: [bashRequest] });
+    expect(once.app.lastFrame()).toContain('? Bash waits for you: y allow once · a always (Bash(make)) · n deny');
+    expect(once.app.lastFrame()).toContain('y allow once · a always · n deny · Esc cancel the turn');
+    once.app.write('y');
+    await once.app.settled();
+    expect(once.answers).toEqual([['boat', 'req-1', { allow: true }]]);
+    expect(once.sent).toEqual([]);
+    once.app.unmount();
+
+    const always = openChatView({ running: true, requests: [bashRequest] });
+    always.app.write('a');
+    await always.app.settled();
+    expect(always.answers).toEqual([['boat', 'req-1', { allow: true, always: true }]]);
+    always.app.unmount();
+  });
+
+  it('n asks for a message to the agent; Enter denies with it, Esc goes back to the keys', async () => {
+    const { app, answers, draft } = openChatView({ running: true, requests: [bashRequest], draft: 'my next message' });
+    app.write('n');
+    await app.settled();
+    expect(app.lastFrame()).toContain('a message to the agent, Enter denies');
+    app.write('\u001B');
+    await app.settled();
+    expect(app.lastFrame()).toContain('n deny');
+    app.write('n');
+    await app.settled();
+    app.write('not now');
+    app.write('\r');
+    await app.settled();
+    expect(answers).toEqual([['boat', 'req-1', { allow: false, message: 'not now' }]]);
+    // The message being written is left alone.
+    expect(draft()).toBe('my next message');
+    app.unmount();
+  });
+
+  it("answers the agent's questions one by one, with an option's number or the user's words", async () => {
+    const questions = [
+      { question: 'Which colour?', options: [{ label: 'Red' }, { label: 'Blue' }], multiSelect: false },
+      { question: 'Which size?', options: [{ label: 'S' }, { label: 'L' }], multiSelect: false },
+    ];
+    const request: PendingRequest = { ...bashRequest, tool: 'AskUserQuestion', questions, input: { questions } };
+    delete request.rule;
+    const { app, answers } = openChatView({ running: true, requests: [request] });
+    expect(app.lastFrame()).toContain("? Which colour? (1 of 2): an option's number, or your own words; Enter answers");
+    app.write('2');
+    app.write('\r');
+    await app.settled();
+    expect(app.lastFrame()).toContain('? Which size? (2 of 2)');
+    app.write('medium, please');
+    app.write('\r');
+    await app.settled();
+    expect(answers).toEqual([['boat', 'req-1', { allow: true, answers: { 'Which colour?': 'Blue', 'Which size?': 'medium, please' } }]]);
     app.unmount();
   });
 });

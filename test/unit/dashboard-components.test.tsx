@@ -95,6 +95,14 @@ describe('Header', () => {
     expect(widest(frame)).toBeLessThanOrEqual(100);
   });
 
+  it('counts the requests that wait for you, right after the version', () => {
+    const { lastFrame } = render(<Header width={100} version="1.2.3" engine={engine} host={host} waiting={2} />);
+    const frame = lastFrame() ?? '';
+    expect(frame).toMatch(/^berth 1\.2\.3 {2}\? 2 waiting for you {2}● /);
+    expect(widest(frame)).toBeLessThanOrEqual(100);
+    expect(render(<Header width={100} version="1.2.3" engine={engine} host={host} waiting={0} />).lastFrame()).not.toContain('waiting');
+  });
+
   it('at 80 columns cuts the address before anything else', () => {
     const long: EngineView = { address: 'ssh://developer@build-server.example.internal', status: { state: 'connected' } };
     const { lastFrame } = render(<Header width={80} version="1.2.3" engine={long} host={host} />);
@@ -137,7 +145,7 @@ describe('ProjectList', () => {
   it('reads without colour: state symbols and words, CPU with a sparkline, memory, last active, the turn marker', () => {
     const { lastFrame } = render(<ProjectList projects={mixed} selected="webapp" width={100} height={10} focused now={NOW} />);
     const lines = linesOf(lastFrame());
-    expect(lines[0]).toMatch(/NAME +MODE +STATE +CPU +MEM +ACTIVE +TURN/);
+    expect(lines[0]).toMatch(/NAME +MODE +STATE +CPU +MEM +ACTIVE +AGENT/);
     const webapp = lines.find((line) => line.includes('webapp'))!;
     expect(webapp).toMatch(/^› webapp +container +● healthy +200%/);
     // Rising CPU over the history: the chart climbs to a full bar.
@@ -147,7 +155,7 @@ describe('ProjectList', () => {
     const notes = lines.find((line) => line.includes('notes'))!;
     expect(notes).toMatch(/^ {2}notes +workspace +● ready +—/);
     expect(notes).not.toMatch(/[▁▂▃▄▅▆▇█%]/);
-    expect(lines.find((line) => line.includes('api'))).toContain('⟳ turn');
+    expect(lines.find((line) => line.includes('api'))).toContain('⟳ working');
   });
 
   it('says cancelling, and shows long work on a project', () => {
@@ -161,6 +169,28 @@ describe('ProjectList', () => {
     const fresh = lines.find((line) => line.includes('fresh'))!;
     expect(fresh).toContain('○ none');
     expect(fresh).toContain('⟳ creating the container…');
+  });
+
+  it("shows each agent's state as a symbol and a word: waiting for you, working, done or failed since last seen, idle", () => {
+    const ended = (name: string, outcome: 'success' | 'error', endedAt: number) => ({ ...workspaceView(name), turn: { running: false, cancelling: false, startedAt: endedAt - 1_000, outcome, endedAt } });
+    const views = [
+      { ...workspaceView('asks'), turn: { running: true, cancelling: false, startedAt: NOW - 5_000 } },
+      { ...workspaceView('toils'), turn: { running: true, cancelling: false, startedAt: NOW - 5_000 } },
+      ended('finished', 'success', NOW - 2_000),
+      ended('broke', 'error', NOW - 2_000),
+      ended('looked', 'success', NOW - 2_000),
+      workspaceView('quiet'),
+    ];
+    const { lastFrame } = render(
+      <ProjectList projects={views} selected="asks" width={120} height={8} focused now={NOW} waiting={new Set(['asks'])} seen={{ looked: NOW - 1_000, finished: NOW - 3_000 }} />,
+    );
+    const row = (name: string) => linesOf(lastFrame()).find((line) => line.includes(name))!;
+    expect(row('asks')).toMatch(/\? waiting for you$/);
+    expect(row('toils')).toMatch(/⟳ working$/);
+    expect(row('finished')).toMatch(/✓ done$/);
+    expect(row('broke')).toMatch(/✗ failed$/);
+    expect(row('looked')).toMatch(/· idle$/);
+    expect(row('quiet')).toMatch(/· idle$/);
   });
 
   it('adds the health when the state word does not say it', () => {

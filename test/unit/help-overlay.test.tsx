@@ -26,7 +26,7 @@ describe('HelpOverlay', () => {
   it('uses two columns when wide enough, one otherwise', () => {
     const wide = frameOf(buildKeymap(), 100, 24);
     expect(wide.split('\n').find((line) => line.includes('Dashboard'))).toContain('Chat');
-    const narrow = frameOf(buildKeymap(), 70, 40);
+    const narrow = frameOf(buildKeymap(), 70, 44);
     expect(narrow.split('\n').find((line) => line.includes('Dashboard'))).not.toContain('Chat');
     expect(narrow).toContain('Everywhere');
     expect(narrow).not.toContain('more');
@@ -42,12 +42,18 @@ describe('HelpOverlay', () => {
     expect(frame).not.toContain('Everywhere');
   });
 
-  it('shows every command at 80x24, in the space the dashboard gives it', () => {
-    const frame = frameOf(buildKeymap(), 80, 21);
+  it('shows every command at 80x26, in the space the dashboard gives it', () => {
+    const frame = frameOf(buildKeymap(), 80, 23);
     for (const name of COMMAND_NAMES) expect(frame).toContain(COMMANDS[name].description);
     expect(frame).not.toContain('more');
     const lines = frame.split('\n');
-    expect(lines.length).toBe(21);
+    expect(lines.length).toBe(23);
     expect(lines.at(-1)).toMatch(/^╰─+╯$/);
+  });
+
+  it('at 80x24 says how many commands a larger terminal shows', () => {
+    const frame = frameOf(buildKeymap(), 80, 21);
+    expect(frame).toContain('… 2 more: a larger terminal shows th');
+    expect(frame.split('\n')).toHaveLength(21);
   });
 });

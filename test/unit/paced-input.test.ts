@@ -17,6 +17,14 @@ describe('splitting terminal input into keys', () => {
     expect(splitKeys('x\u009B2J').join('')).toBe('x\\u009b2J');
   });
 
+  it("drops a terminal's replies (DCS, OSC, APC strings), which are never keys: their letters would act", () => {
+    // XTVERSION's reply from tmux, after a program that asked for it gave the terminal back: m, x… would switch a mode, remove a container.
+    expect(splitKeys('\u001BP>|tmux 3.3a\u001B\\j')).toEqual(['j']);
+    expect(splitKeys('k\u001B]11;rgb:0000/0000/0000\u0007\u001B_Gi=1;OK\u001B\\q')).toEqual(['k', 'q']);
+    // Cut off at the end of the read: the rest of it is dropped with it.
+    expect(splitKeys('\u001BP>|tmux')).toEqual([]);
+  });
+
   it('keeps a paste whole', () => {
     const paste = 'a long line of pasted text, longer than a burst of typing';
     expect(splitKeys(`${paste}\r`)).toEqual([paste, '\r']);

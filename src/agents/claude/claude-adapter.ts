@@ -69,6 +69,18 @@ export class ClaudeCodeAdapter implements AgentAdapter {
     return [...argv, ...conversationOptions(request)];
   }
 
+  /**
+   * The argv of the CLI's own interactive TUI on the project's conversation
+   * (`claude --resume <id>`), or on a new one of that id (`--session-id`), so
+   * that berth's next message continues what was said in it.
+   */
+  interactiveCommandLine(request: AgentSessionRequest & { sessionId: string }, newConversation: boolean): string[] {
+    const argv = [this.binary];
+    if (request.mode === 'container') argv.push('--allow-dangerously-skip-permissions');
+    if (newConversation) argv.push('--session-id', checkedSessionId(request.sessionId));
+    return [...argv, ...conversationOptions(newConversation ? { ...request, sessionId: null } : request)];
+  }
+
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession {
     return new ClaudeLiveSession(input, options);
   }

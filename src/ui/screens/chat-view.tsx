@@ -1,11 +1,13 @@
 import { Box, useInput } from 'ink';
 import { useState } from 'react';
-import type { Command } from '../../domain/keys.js';
+import { answerFromChoice, type PendingRequest } from '../../domain/approvals.js';
+import type { Command, Keymap } from '../../domain/keys.js';
+import { visibleText } from '../../domain/visible-text.js';
 import { ChatScreen } from '../components/chat/chat-screen.js';
 import { hintsText } from '../components/key-hints.js';
 import { StatusLine } from '../components/status-line.js';
 import { Header } from '../components/dashboard/header.js';
-import { commandFor } from '../keymap.js';
+import { commandFor, firstKeyLabel } from '../keymap.js';
 import type { ScreenProps } from './screen-props.js';
 
 type Hints = ReadonlyArray<readonly [Command, string]>;
@@ -16,6 +18,28 @@ const HINTS_RUNNING: Hints = [['cancel', 'cancel the turn'], ['switchPane', 'das
 function chatHints(running: boolean, queued: boolean): Hints {
   if (!queued) return running ? HINTS_RUNNING : HINTS_IDLE;
   return [['cancel', running ? 'cancel the turn' : 'back'], ['withdrawQueued', 'take back queued'], ['switchPane', 'dashboard'], ['pageUp', 'scroll']];
+}
+
+const HINTS_REQUEST: Hints = [['allowOnce', 'allow once'], ['allowAlways', 'always'], ['deny', 'deny'], ['cancel', 'cancel the turn'], ['switchPane', 'dashboard']];
+
+/** How far the user got in answering the request shown: denying (typing the message), or the questions answered so far. */
+interface Answering {
+  id: string;
+  denying: boolean;
+  answers: Record<string, string>;
+  typed: string;
+}
+
+/** What the input line says while the agent waits: the keys that answer a tool call, the message of a denial, the question. */
+function promptText(request: PendingRequest, answering: Answering, keymap: Keymap): string {
+  const question = request.questions?.[Object.keys(answering.answers).length];
+  if (question) {
+    const count = request.questions!.length > 1 ? ` (${Object.keys(answering.answers).length + 1} of ${request.questions!.length})` : '';
+    return `${visibleText(question.question, 'line')}${count}: an option's number${question.multiSelect ? ' (or several: 1,3)' : ''}, or your own words; Enter answers`;
+  }
+  if (answering.denying) return 'a message to the agent, Enter denies (Enter alone: no message; Esc: back)';
+  const always = request.rule ? ` (${visibleText(request.rule, 'line')})` : '';
+  return `${visibleText(request.tool, 'line')} waits for you: ${firstKeyLabel(keymap, 'allowOnce')} allow once · ${firstKeyLabel(keymap, 'allowAlways')} always${always} · ${firstKeyLabel(keymap, 'deny')} deny`;
 }
 
 /** A project's conversation: its transcript, the live turn, the queued messages and the input line. */
@@ -29,7 +53,31 @@ export function ChatView(props: ScreenProps & { project: string }) {
   const chatHeight = Math.max(3, rows - 2);
   const draft = ui.drafts[project] ?? '';
   const setDraft = (text: string) => update({ drafts: { ...ui.drafts, [project]: text } });
+  // The oldest request of the project's agent that waits; answered here or anywhere, it goes from the snapshot.
+  const request = snapshot.requests.find((candidate) => candidate.project === project);
+  const [answeringState, setAnswering] = useState<Answering | undefined>();
+  const answering = request && (answeringState?.id === request.id ? answeringState : { id: request.id, denying: false, answers: {}, typed: '' });
+  const typedAnswer = request !== undefined && answering !== undefined && ((request.questions?.length ?? 0) > 0 || answering.denying);
+  const submitAnswer = (typed: string) => {
+    if (!request || !answering) return;
+    const question = request.questions?.[Object.keys(answering.answers).length];
+    if (question) {
+      if (typed.trim() === '') return;
+      const answers = { ...answering.answers, [question.question]: answerFromChoice(question, typed) };
+      if (Object.keys(answers).length < request.questions!.length) return setAnswering({ ...answering, answers, typed: '' });
+      setAnswering(undefined);
+      return actions.answer(project, request.id, { allow: true, answers });
+    }
+    setAnswering(undefined);
+    actions.answer(project, request.id, { allow: false, ...(typed.trim() !== '' && { message: typed.trim() }) });
+  };
   useInput((input, key) => {
+    if (request && answering) {
+      if (answering.denying && key.escape) return setAnswering({ ...answering, denying: false, typed: '' });
+      const answer = typedAnswer ? undefined : commandFor(keymap, 'request', input, key);
+      if (answer === 'allowOnce' || answer === 'allowAlways') return actions.answer(project, request.id, { allow: true, ...(answer === 'allowAlways' && { always: true }) });
+      if (answer === 'deny') return setAnswering({ ...answering, denying: true });
+    }
     const command = commandFor(keymap, 'chat', input, key, true);
     switch (command) {
       case 'cancel':
@@ -56,13 +104,16 @@ export function ChatView(props: ScreenProps & { project: string }) {
         return setScrollOffset((offset) => Math.max(0, offset - Math.max(1, chatHeight - 4)));
       case 'interrupt':
         return actions.quit();
+      case 'attach':
+        if (running) return actions.notify("a turn is running: the agent's own TUI opens once it has ended (Esc cancels it)");
+        return actions.attach(project);
       default:
         return;
     }
   });
   return (
     <Box flexDirection="column" width={columns} height={rows}>
-      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} />
+      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={snapshot.requests.length} />
       <ChatScreen
         projectName={project}
         {...(conversation && { conversation })}
@@ -70,17 +121,19 @@ export function ChatView(props: ScreenProps & { project: string }) {
         width={columns}
         height={chatHeight}
         scrollOffset={scrollOffset}
-        input={draft}
-        onInputChange={setDraft}
+        input={typedAnswer ? answering!.typed : draft}
+        onInputChange={typedAnswer ? (typed) => setAnswering({ ...answering!, typed }) : setDraft}
         onSubmit={(text) => {
+          if (typedAnswer) return submitAnswer(text);
           if (text.trim() === '') return;
           // While a turn runs the message is queued behind it.
           setScrollOffset(0);
           setDraft('');
           actions.send(project, text);
         }}
-        inputActive
-        hints={hintsText(keymap, chatHints(running, queued.length > 0))}
+        inputActive={request === undefined || typedAnswer}
+        {...(request && answering && { prompt: { text: promptText(request, answering, keymap), typed: typedAnswer } })}
+        hints={hintsText(keymap, request && !typedAnswer ? HINTS_REQUEST : chatHints(running, queued.length > 0))}
       />
       <StatusLine status={snapshot.status} width={columns} />
     </Box>

@@ -76,7 +76,7 @@ export function LogsView(props: ScreenProps & { project: string; source: LogsSou
   void version;
   return (
     <Box flexDirection="column" width={columns} height={rows}>
-      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} />
+      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={snapshot.requests.length} />
       <LogsScreen
         projectName={project}
         lines={buffer.current.lines()}

@@ -1,3 +1,4 @@
+import type { RequestAnswer } from '../../domain/approvals.js';
 import type { Keymap } from '../../domain/keys.js';
 import type { ControlCenterSnapshot } from '../../services/control-center-state.js';
 import type { NetworkView } from '../../services/control-center.js';
@@ -14,9 +15,13 @@ export interface ScreenActions {
   removeContainer(name: string): void;
   toggleMode(name: string): void;
   shell(name: string): void;
+  /** Hands the terminal to the agent's own TUI on the project's conversation. */
+  attach(name: string): void;
   buildImage(): void;
   send(name: string, message: string): void;
   cancel(name: string): boolean;
+  /** Answers a request of the project's agent (a tool call to allow or deny, a question). */
+  answer(name: string, id: string, answer: RequestAnswer): void;
   /** Takes back the last message queued in the project before it is sent; false when none waits. */
   withdrawLast(name: string): boolean;
   /** The project's next message starts a new conversation; the old transcript stays. */

@@ -19,6 +19,11 @@ export interface ChatScreenProps {
   onSubmit: (text: string) => void;
   inputActive: boolean;
   hints: string;
+  /**
+   * The agent waits for an answer: `text` says what and which keys answer it,
+   * in place of the input line (`typed`: the input line takes the answer, and `text` is its placeholder).
+   */
+  prompt?: { text: string; typed: boolean };
 }
 
 /** Rows the screen keeps for itself: the title, the input line and the hints. */
@@ -72,15 +77,21 @@ export function ChatScreen(props: ChatScreenProps) {
         </Text>
       ))}
       <Box width={width}>
-        <Text color={theme.color('accent')}>› </Text>
-        <ChatInput
-          value={props.input}
-          onChange={props.onInputChange}
-          onSubmit={props.onSubmit}
-          focus={props.inputActive}
-          width={width - 2}
-          placeholder={turn?.running ? 'message the agent… (Enter queues it for after the turn)' : 'message the agent… (Enter sends)'}
-        />
+        <Text color={theme.color(props.prompt ? 'warn' : 'accent')}>{props.prompt ? '? ' : '› '}</Text>
+        {props.prompt && !props.prompt.typed ? (
+          <Text bold color={theme.color('warn')} wrap="truncate-end">
+            {props.prompt.text}
+          </Text>
+        ) : (
+          <ChatInput
+            value={props.input}
+            onChange={props.onInputChange}
+            onSubmit={props.onSubmit}
+            focus={props.inputActive}
+            width={width - 2}
+            placeholder={props.prompt?.text ?? (turn?.running ? 'message the agent… (Enter queues it for after the turn)' : 'message the agent… (Enter sends)')}
+          />
+        )}
       </Box>
       <Text dimColor wrap="truncate-end">
         {props.hints}

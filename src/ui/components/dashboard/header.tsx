@@ -9,6 +9,8 @@ export interface HeaderProps {
   version: string;
   engine: EngineView;
   host?: HostStats;
+  /** How many requests of the agents wait for an answer. */
+  waiting?: number;
 }
 
 const ENGINE_LOOKS: Record<EngineState['state'], { symbol: string; tone: Tone }> = {
@@ -24,6 +26,8 @@ const GAP = '  ';
 
 export interface HeaderLine {
   title: string;
+  /** `? 2 waiting for you`, after the title; empty when nothing waits. */
+  waiting: string;
   symbol: string;
   tone: Tone;
   /** The address and the state, after the symbol; empty when nothing fits. */
@@ -37,17 +41,20 @@ export interface HeaderLine {
  * The header's parts, fitted to `width`: the host figures lose the disk, then
  * the memory, before the engine state does; the engine address is cut first.
  */
-export function headerLine({ width, version, engine, host }: HeaderProps): HeaderLine {
-  const title = truncate(`berth ${version}`, width);
+export function headerLine({ width, version, engine, host, waiting: count = 0 }: HeaderProps): HeaderLine {
+  const fullTitle = truncate(`berth ${version}`, width);
+  // Said before the engine and the host: it is what the user must act on.
+  const waiting = count > 0 ? truncate(`${GAP}? ${count} waiting for you`, width - fullTitle.length) : '';
+  const title = fullTitle;
   const { symbol, tone } = ENGINE_LOOKS[engine.status.state];
   for (const hostText of hostVariants(host)) {
-    const room = width - title.length - GAP.length - (hostText ? hostText.length + GAP.length : 0);
+    const room = width - title.length - waiting.length - GAP.length - (hostText ? hostText.length + GAP.length : 0);
     const engineText = fitEngine(engine, room - symbol.length - 1);
     if (engineText === undefined) continue;
-    const used = title.length + GAP.length + symbol.length + 1 + engineText.length;
-    return { title, symbol, tone, engine: engineText, host: hostText, padding: hostText ? width - used - hostText.length : 0 };
+    const used = title.length + waiting.length + GAP.length + symbol.length + 1 + engineText.length;
+    return { title, waiting, symbol, tone, engine: engineText, host: hostText, padding: hostText ? width - used - hostText.length : 0 };
   }
-  return { title, symbol: '', tone, engine: '', host: '', padding: 0 };
+  return { title, waiting, symbol: '', tone, engine: '', host: '', padding: 0 };
 }
 
 function hostVariants(host: HostStats | undefined): string[] {
@@ -83,6 +90,11 @@ export const Header = memo(function Header(props: HeaderProps) {
         <Text bold color={theme.color('accent')}>
           {line.title}
         </Text>
+        {line.waiting && (
+          <Text bold color={theme.color('warn')}>
+            {line.waiting}
+          </Text>
+        )}
         {line.symbol && (
           <>
             {GAP}

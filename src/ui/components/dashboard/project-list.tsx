@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import { memo, useRef } from 'react';
+import { AGENT_STATE_LABELS, agentStateOf, type AgentState } from '../../../domain/agent-state.js';
 import { STATS_HISTORY_MS } from '../../../domain/stats.js';
 import type { ProjectView } from '../../../services/control-center-state.js';
 import { fit, formatLastActive, formatMemory, formatPercent } from '../../format.js';
@@ -16,10 +17,17 @@ export interface ProjectListProps {
   now: number;
   /** Shown instead of the rows when there are none (a filter that matches nothing, say). */
   emptyText?: string;
+  /** The projects whose agent waits for an answer. */
+  waiting?: ReadonlySet<string>;
+  /** When the user last had each project's chat open. */
+  seen?: Readonly<Record<string, number>>;
 }
 
+const NOBODY_WAITS: ReadonlySet<string> = new Set();
+const NEVER_SEEN: Readonly<Record<string, number>> = {};
+
 /** The projects, one row each, windowed to `height` (the first line is the column titles). */
-export function ProjectList({ projects, selected, width, height, focused, now, emptyText }: ProjectListProps) {
+export function ProjectList({ projects, selected, width, height, focused, now, emptyText, waiting = NOBODY_WAITS, seen = NEVER_SEEN }: ProjectListProps) {
   const theme = useTheme();
   const columns = listColumns(width, longestName(projects));
   const rowsShown = Math.max(0, height - 1);
@@ -46,14 +54,19 @@ export function ProjectList({ projects, selected, width, height, focused, now, e
         </Text>
       ) : (
         projects.slice(shown.start, shown.end).map((view) => (
-          <ProjectRow key={view.project.name} {...rowCells(view, columns, now)} selected={view.project.name === selected} focused={focused} />
+          <ProjectRow key={view.project.name} {...rowCells(view, columns, now, agentOf(view, waiting, seen))} selected={view.project.name === selected} focused={focused} />
         ))
       )}
     </Box>
   );
 }
 
-/** Widths of the columns; 0 for a column left out. The name and the turn column take what remains. */
+function agentOf(view: ProjectView, waiting: ReadonlySet<string>, seen: Readonly<Record<string, number>>): AgentState {
+  const seenAt = seen[view.project.name];
+  return agentStateOf({ waiting: waiting.has(view.project.name), ...(view.turn && { turn: view.turn }), ...(seenAt !== undefined && { seenAt }) });
+}
+
+/** Widths of the columns; 0 for a column left out. The name and the agent column take what remains. */
 export interface ListColumns {
   name: number;
   mode: number;
@@ -70,6 +83,7 @@ const NAME_MIN = 12;
 const NAME_MAX = 32;
 /** Enough for `◌ idle, unhealthy`. */
 const STATE_EXTRA = 6;
+/** `? waiting for you` shows as `? waiting…` in it: the word that matters. */
 const TURN_MIN = 10;
 const FIXED = { mode: 9, state: 11, cpu: 5, memory: 9, active: 8 } as const;
 
@@ -126,7 +140,7 @@ function titleLine(columns: ListColumns): string {
     columns.spark ? ` ${fit('', columns.spark)}` : '',
     columns.memory ? ` ${fit('MEM', columns.memory)}` : '',
     columns.active ? ` ${fit('ACTIVE', columns.active)}` : '',
-    ` ${fit('TURN', columns.turn)}`,
+    ` ${fit('AGENT', columns.turn)}`,
   ].join('');
 }
 
@@ -144,7 +158,7 @@ interface RowCells {
   turnTone: Tone | '';
 }
 
-function rowCells(view: ProjectView, columns: ListColumns, now: number): RowCells {
+function rowCells(view: ProjectView, columns: ListColumns, now: number, agent: AgentState): RowCells {
   const { project, stats, container, turn } = view;
   const look = stateLook(view.state);
   const live = project.mode === 'container' && stats !== undefined;
@@ -156,7 +170,7 @@ function rowCells(view: ProjectView, columns: ListColumns, now: number): RowCell
     const points = stats.history.map((sample) => ({ time: sample.time, value: sample.cpuPercent }));
     sparkText = sparkline(bucketPeaks(points, STATS_HISTORY_MS / columns.spark), columns.spark, cpuMax);
   }
-  const turnText = turnMarker(view);
+  const turnText = agentMarker(view, agent);
   return {
     name: fit(project.name, columns.name),
     mode: gap(project.mode, columns.mode),
@@ -167,7 +181,7 @@ function rowCells(view: ProjectView, columns: ListColumns, now: number): RowCell
     memory: gap(live ? formatMemory(stats.latest.memoryUsed, stats.latest.memoryLimit || container?.limits.memoryBytes) : '', columns.memory),
     active: gap(formatLastActive(project.lastActive, now), columns.active),
     turn: gap(turnText, columns.turn),
-    turnTone: turn?.cancelling ? 'warn' : turnText ? 'busy' : '',
+    turnTone: turn?.cancelling ? 'warn' : AGENT_TONES[agent],
   };
 }
 
@@ -180,11 +194,15 @@ function healthNote({ state, container }: ProjectView): string {
   return `, ${container.health}`;
 }
 
-/** `⟳ turn` while a turn runs (with the long work it waits on), `cancelling` once Esc was pressed. */
-function turnMarker({ turn, progress }: ProjectView): string {
-  if (turn?.running && turn.cancelling) return 'cancelling';
-  if (turn?.running) return progress ? `⟳ turn · ${progress}` : '⟳ turn';
-  return progress ? `⟳ ${progress}` : '';
+const AGENT_TONES: Record<AgentState, Tone> = { working: 'busy', waiting: 'warn', done: 'good', failed: 'bad', idle: 'muted' };
+
+/** The agent's state as a symbol and a word; with the long work a turn waits on, `cancelling` once Esc was pressed. */
+function agentMarker({ turn, progress }: ProjectView, agent: AgentState): string {
+  if (turn?.running && turn.cancelling && agent !== 'waiting') return 'cancelling';
+  const { symbol, word } = AGENT_STATE_LABELS[agent];
+  if (agent === 'working' && progress) return `${symbol} ${word} · ${progress}`;
+  if (agent === 'idle' && progress) return `⟳ ${progress}`;
+  return `${symbol} ${word}`;
 }
 
 type ProjectRowProps = RowCells & { selected: boolean; focused: boolean };

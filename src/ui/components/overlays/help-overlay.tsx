@@ -36,7 +36,8 @@ const COLUMN_GAP = 2;
 function helpSections(keymap: Keymap): HelpLine[][] {
   return SECTIONS.map(([context, title]) => [
     { kind: 'heading', text: title } as HelpLine,
-    ...COMMAND_NAMES.filter((name) => COMMANDS[name].context === context).map(
+    // The keys that answer the agent are the chat's, while it waits for you.
+    ...COMMAND_NAMES.filter((name) => COMMANDS[name].context === context || (context === 'chat' && COMMANDS[name].context === 'request')).map(
       (name): HelpLine => ({ kind: 'entry', keys: keysLabel(keymap, name), description: COMMANDS[name].description }),
     ),
   ]).filter((section) => section.length > 1);
