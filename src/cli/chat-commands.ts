@@ -41,6 +41,8 @@ export const chat: CommandHandler = async (input) => {
   const attended = json || process.stdin.isTTY === true;
   const inline = !json && message !== undefined && process.stdin.isTTY === true && process.stderr.isTTY === true;
   const prompts = new Map<string, AbortController>();
+  // One prompt at a time on the terminal: requests that come together are asked in turn.
+  let prompting: Promise<unknown> = Promise.resolve();
   const turn = async (text: string): Promise<boolean> => {
     // Refused here, before a daemon is started for it: a message the agent cannot take changes nothing.
     adapter.checkMessage(text);
@@ -86,6 +88,8 @@ export const chat: CommandHandler = async (input) => {
       }, hangUp.signal);
     } finally {
       stop.signal.removeEventListener('abort', onStop);
+      // The turn is over (or its stream cut): nothing it asked waits for this terminal any more.
+      for (const controller of prompts.values()) controller.abort();
     }
     newConversation = false;
     if (hangUp.signal.aborted) return false;
@@ -102,7 +106,8 @@ export const chat: CommandHandler = async (input) => {
     }
     const controller = new AbortController();
     prompts.set(request.id, controller);
-    void askInTerminal(request, controller.signal)
+    prompting = prompting
+      .then(() => (controller.signal.aborted ? undefined : askInTerminal(request, controller.signal)))
       .then(async (answer) => {
         if (answer === undefined) return;
         const route = `/v1/projects/${encodeURIComponent(name)}/requests/${encodeURIComponent(request.id)}`;

@@ -6,6 +6,7 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { answerFromChoice } from '../domain/approvals.js';
+import { visibleText } from '../domain/visible-text.js';
 import type { ChatEvent } from '../domain/chat.js';
 
 type Request = Extract<ChatEvent, { type: 'permission_request' }>;
@@ -27,9 +28,10 @@ export async function askInTerminal(request: Request, signal: AbortSignal): Prom
       return { allow: true, answers };
     }
     for (;;) {
-      const choice = (await ask(`allow? y once · a always${request.rule ? ` (${request.rule})` : ''} · n deny: `)).trim().toLowerCase();
+      const always = request.rule === undefined ? '' : ` · a always (${visibleText(request.rule, 'line')})`;
+      const choice = (await ask(`allow? y once${always} · n deny: `)).trim().toLowerCase();
       if (choice === 'y' || choice === 'yes') return { allow: true };
-      if (choice === 'a' || choice === 'always') return { allow: true, always: true };
+      if ((choice === 'a' || choice === 'always') && request.rule !== undefined) return { allow: true, always: true };
       if (choice === 'n' || choice === 'no') {
         const message = (await ask('a message to the agent (Enter for none): ')).trim();
         return { allow: false, ...(message !== '' && { message }) };

@@ -1,5 +1,5 @@
 import { BerthError } from '../domain/errors.js';
-import { notificationFor, parseNotifyOn, terminalNotification } from '../domain/notifications.js';
+import { notificationFor, notifies, terminalNotification } from '../domain/notifications.js';
 import { createContext } from '../services/context.js';
 import type { GlobalOptions } from './command-table.js';
 import { connectDaemon } from '../client/daemon-client.js';
@@ -34,10 +34,9 @@ export async function openControlCenter(version: string, global: GlobalOptions):
   );
   await service.start();
   // The bell and a desktop notification, as notify.on asks (notify.command is the daemon's to run).
-  const notifyOn = new Set(parseNotifyOn(String(context.settings().load()['notify.on'])));
   service.subscribeEntries((project, entry) => {
     const notification = notificationFor(project, entry);
-    if (notification && notifyOn.has(notification.event)) process.stdout.write(terminalNotification(notification.message, process.env.TMUX !== undefined));
+    if (notification && notifies(context.settings().load(), notification.event)) process.stdout.write(terminalNotification(notification.message, process.env.TMUX !== undefined));
   });
   // SIGTERM, SIGHUP (an SSH connection that dropped), SIGINT from outside: the screen goes; the turns go on in the daemon.
   const stop = stopOnSignals();

@@ -254,7 +254,8 @@ export class RemoteControlCenter implements ControlCenter {
 
   send(name: string, message: string): void {
     if (message.trim() === '') return;
-    this.client.call('POST', `${projectRoute(name)}/messages`, { text: message }).catch((error: unknown) => this.notify(messageOf(error), 'error'));
+    // A person watches this screen: the agent's requests wait for their answer.
+    this.client.call('POST', `${projectRoute(name)}/messages`, { text: message, attended: true }).catch((error: unknown) => this.notify(messageOf(error), 'error'));
   }
 
   withdrawLast(name: string): boolean {

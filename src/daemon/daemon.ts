@@ -325,8 +325,12 @@ function requestAnswer(body: Record<string, unknown>): RequestAnswer {
   }
   if (body.always !== undefined && typeof body.always !== 'boolean') throw new HttpError(400, '"always" must be true or false');
   const answers = body.answers;
-  if (answers !== undefined && (typeof answers !== 'object' || answers === null || Object.values(answers).some((value) => typeof value !== 'string'))) {
-    throw new HttpError(400, '"answers" must map each question to its answer');
+  if (
+    answers !== undefined &&
+    (typeof answers !== 'object' || answers === null || Array.isArray(answers) || Object.keys(answers).length > ANSWERS_MAX ||
+      Object.entries(answers).some(([question, value]) => typeof value !== 'string' || question.length > MESSAGE_MAX || value.length > MESSAGE_MAX))
+  ) {
+    throw new HttpError(400, `"answers" must map each question to its answer (at most ${ANSWERS_MAX}, ${MESSAGE_MAX} characters each)`);
   }
   return { allow: true, ...(body.always === true && { always: true }), ...(answers !== undefined && { answers: answers as Record<string, string> }) };
 }
@@ -338,3 +342,4 @@ function clientName(by: unknown): string {
 }
 
 const MESSAGE_MAX = 2_000;
+const ANSWERS_MAX = 20;

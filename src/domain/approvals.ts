@@ -94,26 +94,33 @@ export function describeToolCall(tool: string, input: unknown): string {
   }
 }
 
+/** Tools whose calls "allow always" keeps only narrowed to what they act on: never all of them. */
+const NARROWED_TOOLS = ['Bash', 'Edit', 'MultiEdit', 'Write', 'NotebookEdit', 'Read', 'WebFetch'];
+
 /**
  * The rule that "allow always" keeps for this call, in Claude Code's own
  * syntax: `Bash(<the command>)`, `Edit(<the file>)`, `WebFetch(domain:<host>)`,
- * or the bare tool name where a call has nothing narrower to name.
+ * or the bare tool name for another tool. Undefined when a call of a tool
+ * that must be narrowed names nothing to narrow it to (a command of several
+ * lines, an edit without its file): it is allowed once, never always.
  */
-export function ruleFor(tool: string, input: unknown): string {
+export function ruleFor(tool: string, input: unknown): string | undefined {
   const command = stringField(input, 'command');
-  if (tool === 'Bash' && command !== undefined && !command.includes('\n')) return `Bash(${command})`;
+  if (tool === 'Bash') return command !== undefined && command.trim() !== '' && !/[\r\n]/.test(command) ? `Bash(${command})` : undefined;
   const file = stringField(input, 'file_path') ?? stringField(input, 'notebook_path');
-  if (['Edit', 'MultiEdit', 'Write', 'NotebookEdit', 'Read'].includes(tool) && file !== undefined) return `${tool}(${file})`;
-  const url = stringField(input, 'url');
-  if (tool === 'WebFetch' && url !== undefined) {
+  if (['Edit', 'MultiEdit', 'Write', 'NotebookEdit', 'Read'].includes(tool)) return file !== undefined && file !== '' && !/[\r\n]/.test(file) ? `${tool}(${file})` : undefined;
+  if (tool === 'WebFetch') {
     try {
-      return `WebFetch(domain:${new URL(url).hostname})`;
+      return `WebFetch(domain:${new URL(stringField(input, 'url') ?? '').hostname})`;
     } catch {
-      return tool;
+      return undefined;
     }
   }
-  return tool;
+  return NARROWED_TOOLS.includes(tool) ? undefined : tool;
 }
+
+/** What makes one shell command several: a prefix rule allows none of it. */
+const SHELL_OPERATORS = /[;&|`<>]|\$\(/;
 
 /**
  * Whether a kept rule allows the call: the bare tool name allows every call of
@@ -126,7 +133,8 @@ export function ruleAllows(rule: string, tool: string, input: unknown): boolean 
   if (rule === own) return true;
   const prefix = /^Bash\((.*):\*\)$/.exec(rule)?.[1];
   const command = stringField(input, 'command');
-  return tool === 'Bash' && prefix !== undefined && command !== undefined && !command.includes('\n') && (command === prefix || command.startsWith(`${prefix} `));
+  if (tool !== 'Bash' || prefix === undefined || command === undefined || /[\r\n]/.test(command) || SHELL_OPERATORS.test(command)) return false;
+  return command === prefix || command.startsWith(`${prefix} `);
 }
 
 /** A rule as the user typed it (`berth project forget-rule`), refused in one line when it cannot be one. */

@@ -37,6 +37,15 @@ export function parseNotifyOn(text: string): NotifyEvent[] {
   return [...new Set(words)] as NotifyEvent[];
 }
 
+/** Whether notify.on asks for `event`; a malformed value (the file edited by hand) asks for none. */
+export function notifies(settings: Readonly<Record<string, unknown>>, event: NotifyEvent): boolean {
+  try {
+    return parseNotifyOn(String(settings['notify.on'] ?? '')).includes(event);
+  } catch {
+    return false;
+  }
+}
+
 /** notify.command's text, a JSON array of strings (the program first), as the argv it names; [] for none. */
 export function parseCommandArgv(text: string): string[] {
   if (text.trim() === '') return [];

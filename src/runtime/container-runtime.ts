@@ -175,7 +175,8 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
   async shell(project: P, runMarker?: string, command?: InteractiveCommand): Promise<number> {
     const container = await this.ensure(project);
     const egress = await this.egressLease(project, container);
-    const env = { ...command?.env, ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }) };
+    // A command's own run marker (the daemon's, for the agent's TUI) wins: whoever gave it ends what it leaves.
+    const env = { ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }), ...command?.env };
     try {
       return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: command?.argv ?? SHELL_ARGV, env });
     } finally {

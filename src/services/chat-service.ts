@@ -327,6 +327,8 @@ export class ChatService {
         env,
         release: () =>
           (released ??= (async () => {
+            // A client that died with the TUI open leaves it running: it goes before the conversation is another's.
+            await this.deps.runtime.endRunOf(project, held.claim.marker).catch(() => undefined);
             await held.place.lease?.close().catch(() => undefined);
             await this.deps.runtime.claims().recoverFor(projectName, true).catch(() => undefined);
             await held.claim.release().catch(() => undefined);
@@ -872,6 +874,8 @@ export class ChatService {
     // Allowed always: not asked again, and the decision says which rule allowed it.
     const kept = asking ? undefined : project.approvalRules?.find((candidate) => ruleAllows(candidate, call.tool, call.input));
     if (kept !== undefined) return this.decided(turn, request, { answer: { allow: true }, by: `the kept rule ${kept}` });
+    // The turn may have ended while the project was read: its requests were withdrawn already.
+    if (this.chats.get(projectName)?.current?.turn !== turn) return { allow: false, message: `berth denied ${call.tool}: the turn has ended` };
     const unattended = settingsForProject(this.deps.settings().load(), project.settings)['chat.unattended'];
     const waiting = options.attended === true || unattended === 'wait';
     turn.emit({ type: 'permission_request', id: request.id, tool: request.tool, input: request.input, detail: request.detail, ...(rule !== undefined && { rule }), ...(asking && { questions }), waiting });

@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { messageOf } from '../domain/errors.js';
-import { parseCommandArgv, parseNotifyOn, type Notification } from '../domain/notifications.js';
+import { notifies, parseCommandArgv, type Notification } from '../domain/notifications.js';
 import type { Settings } from '../domain/settings.js';
 
 const NOTIFY_TIMEOUT_MS = 30_000;
@@ -23,7 +23,7 @@ export class CommandNotifier {
     let argv: string[];
     try {
       const settings = this.settings();
-      if (!parseNotifyOn(String(settings['notify.on'])).includes(notification.event)) return;
+      if (!notifies(settings, notification.event)) return;
       argv = parseCommandArgv(String(settings['notify.command']));
     } catch (error) {
       return this.log(`notify.command: ${messageOf(error)}`);
@@ -31,7 +31,7 @@ export class CommandNotifier {
     const [program, ...args] = argv;
     if (program === undefined) return;
     const child = spawn(program, args, {
-      env: { ...process.env, BERTH_PROJECT: notification.project, BERTH_EVENT: notification.event, BERTH_MESSAGE: notification.message },
+      env: { ...withoutModelCredentials(process.env), BERTH_PROJECT: notification.project, BERTH_EVENT: notification.event, BERTH_MESSAGE: notification.message },
       stdio: 'ignore',
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), NOTIFY_TIMEOUT_MS);
@@ -45,4 +45,9 @@ export class CommandNotifier {
       if (code !== 0) this.log(`notify.command ${program} ended with ${signal ?? `exit code ${code}`} (${notification.event} of ${notification.project})`);
     });
   }
+}
+
+/** The daemon's environment less the model API's key and gateway (ANTHROPIC_*): a notifier has no use for them. */
+function withoutModelCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith('ANTHROPIC_')));
 }

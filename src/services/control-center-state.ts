@@ -104,6 +104,11 @@ export interface ControlCenterSnapshot {
   requests: readonly PendingRequest[];
 }
 
+/** The projects whose agent waits for an answer. */
+export function waitingProjects(snapshot: Pick<ControlCenterSnapshot, 'requests'>): ReadonlySet<string> {
+  return new Set(snapshot.requests.map((request) => request.project));
+}
+
 /**
  * What the screens ask of the control center: its snapshots and its actions.
  * The TUI's is a client of the daemon (client/remote-control-center); the

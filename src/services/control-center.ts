@@ -350,7 +350,7 @@ export class ControlCenterService implements ControlCenter {
     this.schedulePublish();
     const onWait = (holder: WorkClaim) => this.notify(`${describeClaim(holder)} is running in ${name}: this message waits for it to end (Esc cancels)`);
     try {
-      const { done } = chat.enqueue(name, message, { onWait });
+      const { done } = chat.enqueue(name, message, { onWait, attended: true });
       if (queuedBehind) this.notify(`${name}: the message is queued; it is sent once the running turn ends`);
       done.catch((error: unknown) => {
         if (!chat.running(name)) this.turns.delete(name);

@@ -1,7 +1,7 @@
 import { BerthError } from '../domain/errors.js';
 import { containerOf, type ObservedContainer } from '../domain/container.js';
 import { projectState } from '../domain/lifecycle.js';
-import type { Project } from '../domain/project.js';
+import type { IsolationMode, Project } from '../domain/project.js';
 import path from 'node:path';
 import { buildContainerSpec, containerMemoryBytes } from '../domain/container-spec.js';
 import { planStart } from '../domain/policies.js';
@@ -214,10 +214,15 @@ export class RuntimeService {
     }));
   }
 
-  /** Ends what an abandoned run left running: by its marker, on the host or in the project's container. */
-  private async endLeftovers(project: Project, claim: WorkClaim): Promise<void> {
-    if (claim.mode === 'workspace') return endRun({ marker: claim.marker }, LEFTOVER_GRACE_MS);
-    await this.containerRuntime().endRun(project, claim.marker);
+  /** Ends every process of a run (its marker), on the host or in the project's container (where it ran: `mode`). */
+  async endRunOf(project: Project, marker: string, mode: IsolationMode = project.mode): Promise<void> {
+    if (mode === 'workspace') return endRun({ marker }, LEFTOVER_GRACE_MS);
+    await this.containerRuntime().endRun(project, marker);
+  }
+
+  /** Ends what an abandoned run left running, where it ran. */
+  private endLeftovers(project: Project, claim: WorkClaim): Promise<void> {
+    return this.endRunOf(project, claim.marker, claim.mode);
   }
 
   /** The project's container, running: started (after the policies' admission, and audited) when it was not. */

@@ -1,3 +1,4 @@
+import { waitingProjects } from '../services/control-center-state.js';
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Keymap } from '../domain/keys.js';
@@ -94,7 +95,7 @@ export function App(props: AppProps) {
   const views = useMemo(() => {
     const shown = filterProjects(snapshot.projects, ui.filter);
     if (!waitingFirst || snapshot.requests.length === 0) return shown;
-    const waiting = new Set(snapshot.requests.map((request) => request.project));
+    const waiting = waitingProjects(snapshot);
     return [...shown.filter((view) => waiting.has(view.project.name)), ...shown.filter((view) => !waiting.has(view.project.name))];
   }, [snapshot.projects, snapshot.requests, ui.filter, waitingFirst]);
   // The clock for "3m ago" and uptimes moves with each snapshot, so an idle screen is not redrawn for it alone.

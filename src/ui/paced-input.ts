@@ -146,7 +146,11 @@ export function splitInput(text: string): { keys: string[]; unfinished: string }
   let at = 0;
   for (;;) {
     const start = text.indexOf(PASTE_START, at);
-    if (start === -1) return { keys: [...keys, ...splitKeys(text.slice(at))], unfinished: '' };
+    if (start === -1) {
+      // A terminal's reply cut at the end of the read waits for its rest, as a paste does.
+      const open = unterminatedString(text, at);
+      return { keys: [...keys, ...splitKeys(text.slice(at, open))], unfinished: text.slice(open) };
+    }
     keys.push(...splitKeys(text.slice(at, start)));
     const end = text.indexOf(PASTE_END, start + PASTE_START.length);
     if (end === -1) return { keys, unfinished: text.slice(start) };
@@ -181,7 +185,7 @@ export function splitKeys(text: string): string[] {
   let index = 0;
   while (index < text.length) {
     const char = text[index]!;
-    if (char === '\u001B' && STRING_INTRODUCERS.includes(text[index + 1] ?? '')) {
+    if (char === '\u001B' && STRING_INTRODUCERS.includes(text[index + 1] ?? '') && index + 2 < text.length) {
       // A terminal's reply (to a query of a program that had the terminal before, such as XTVERSION's
       // ESC P >|tmux 3.3a ESC \): no key sends one, and read as keys its letters would act.
       endRun();
@@ -210,6 +214,21 @@ export function splitKeys(text: string): string[] {
 
 /** DCS, SOS, OSC, PM and APC: a string up to ST (ESC \\) or BEL. */
 const STRING_INTRODUCERS = ['P', 'X', ']', '^', '_'];
+
+/**
+ * Where a control string that has begun but not ended starts, from `from` on
+ * (with one character of its body at least: a lone ESC P is Alt-P); the
+ * text's length when none is open.
+ */
+function unterminatedString(text: string, from: number): number {
+  for (let index = from; index < text.length - 2; index += 1) {
+    if (text[index] !== '\u001B' || !STRING_INTRODUCERS.includes(text[index + 1]!)) continue;
+    const end = stringEnd(text, index + 2);
+    if (end === text.length && !text.endsWith('\u0007') && !text.endsWith('\u001B\\')) return index;
+    index = end - 1;
+  }
+  return text.length;
+}
 
 /** Where the control string whose body starts at `from` ends: after its ST or BEL, else at the end of the text. */
 function stringEnd(text: string, from: number): number {

@@ -113,7 +113,7 @@ describeWithDocker('the control center end to end (tmux, real engine, real CLI, 
     // The slow reply is streaming (the fake has the request) before the user looks away.
     await waitUntil(() => fake.mainRequests().length >= 3, 60_000);
     await session.press('Tab');
-    const dashboard = await session.waitFor((screen) => /boat\s+container/.test(screen) && /turn/.test(screen.split('\n').find((line) => line.includes('boat')) ?? ''));
+    const dashboard = await session.waitFor((screen) => /boat\s+container/.test(screen) && /⟳ working/.test(screen.split('\n').find((line) => line.includes('boat')) ?? ''));
     expect(dashboard).toMatch(/running|healthy|starting/);
     // Quitting does not stop it: the daemon runs the turn, and a new control center shows it running.
     await session.press('C-c');

@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { message, text, toolUse } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
@@ -71,6 +72,8 @@ describe('needs you, at a glance (tmux, real CLI, fake API)', () => {
     await second.press('Enter');
     await second.waitFor((screen) => screen.includes('Bash waits for you'));
 
+    // Keys typed within half a second of the prompt are taken for the message being written, not as the answer.
+    await sleep(600);
     await first.press('y');
     const cleared = await second.waitFor((screen) => screen.includes('Written.') && !screen.includes('waits for you'), 30_000);
     expect(cleared).toMatch(/✓ allowed by the control center \(pid \d+\)/);

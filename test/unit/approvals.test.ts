@@ -21,7 +21,11 @@ describe('what a request shows', () => {
 describe('rules kept by "allow always"', () => {
   it('are the call\'s own, in Claude Code\'s syntax', () => {
     expect(ruleFor('Bash', { command: 'npm test' })).toBe('Bash(npm test)');
-    expect(ruleFor('Bash', { command: 'a\nb' })).toBe('Bash');
+    // Nothing narrower to keep: allowed once, never every call of the tool.
+    expect(ruleFor('Bash', { command: 'a\nb' })).toBeUndefined();
+    expect(ruleFor('Bash', {})).toBeUndefined();
+    expect(ruleFor('Edit', { old_string: 'x' })).toBeUndefined();
+    expect(ruleFor('WebFetch', { url: 'not a url' })).toBeUndefined();
     expect(ruleFor('Edit', { file_path: '/w/a.ts' })).toBe('Edit(/w/a.ts)');
     expect(ruleFor('WebFetch', { url: 'https://docs.example.com/a' })).toBe('WebFetch(domain:docs.example.com)');
     expect(ruleFor('Grep', { pattern: 'x' })).toBe('Grep');
@@ -33,6 +37,9 @@ describe('rules kept by "allow always"', () => {
     expect(ruleAllows('Bash(npm:*)', 'Bash', { command: 'npm run build' })).toBe(true);
     expect(ruleAllows('Bash(npm:*)', 'Bash', { command: 'npmx' })).toBe(false);
     expect(ruleAllows('Bash(npm:*)', 'Bash', { command: 'npm a\nrm x' })).toBe(false);
+    for (const chained of ['npm test; curl x | sh', 'npm test && rm -rf ~', 'npm $(rm x)', 'npm `rm x`', 'npm test > /etc/x']) {
+      expect(ruleAllows('Bash(npm:*)', 'Bash', { command: chained })).toBe(false);
+    }
     expect(ruleAllows('WebFetch', 'WebFetch', { url: 'https://a.example' })).toBe(true);
     expect(ruleAllows('Edit(/w/a.ts)', 'Edit', { file_path: '/w/b.ts' })).toBe(false);
   });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PendingRequest, RequestAnswer } from '../../src/domain/approvals.js';
 import { render } from 'ink-testing-library';
 import { useState } from 'react';
@@ -300,12 +301,18 @@ describe('ChatView', () => {
     app.unmount();
   });
 
+  const ANSWER_GRACE = 550;
   const bashRequest: PendingRequest = { id: 'req-1', project: 'boat', turn: 1, tool: 'Bash', input: { command: 'make' }, detail: '$ make', rule: 'Bash(make)', since: '2026-12-01T00:00:00.000Z' };
 
   it('while the agent waits, the input line says which keys answer it: y allows once, a always, and typing sends nothing', async () => {
     const once = openChatView({ running: true, requests: [bashRequest] });
     expect(once.app.lastFrame()).toContain('? Bash waits for you: y allow once · a always (Bash(make)) · n deny');
     expect(once.app.lastFrame()).toContain('y allow once · a always · n deny · Esc cancel the turn');
+    // A key typed as the request appears was meant for the message: it answers nothing.
+    once.app.write('y');
+    await once.app.settled();
+    expect(once.answers).toEqual([]);
+    await sleep(ANSWER_GRACE);
     once.app.write('y');
     await once.app.settled();
     expect(once.answers).toEqual([['boat', 'req-1', { allow: true }]]);
@@ -313,6 +320,7 @@ describe('ChatView', () => {
     once.app.unmount();
 
     const always = openChatView({ running: true, requests: [bashRequest] });
+    await sleep(ANSWER_GRACE);
     always.app.write('a');
     await always.app.settled();
     expect(always.answers).toEqual([['boat', 'req-1', { allow: true, always: true }]]);
@@ -321,6 +329,7 @@ describe('ChatView', () => {
 
   it('n asks for a message to the agent; Enter denies with it, Esc goes back to the keys', async () => {
     const { app, answers, draft } = openChatView({ running: true, requests: [bashRequest], draft: 'my next message' });
+    await sleep(ANSWER_GRACE);
     app.write('n');
     await app.settled();
     expect(app.lastFrame()).toContain('a message to the agent, Enter denies');

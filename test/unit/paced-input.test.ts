@@ -21,8 +21,11 @@ describe('splitting terminal input into keys', () => {
     // XTVERSION's reply from tmux, after a program that asked for it gave the terminal back: m, x… would switch a mode, remove a container.
     expect(splitKeys('\u001BP>|tmux 3.3a\u001B\\j')).toEqual(['j']);
     expect(splitKeys('k\u001B]11;rgb:0000/0000/0000\u0007\u001B_Gi=1;OK\u001B\\q')).toEqual(['k', 'q']);
-    // Cut off at the end of the read: the rest of it is dropped with it.
-    expect(splitKeys('\u001BP>|tmux')).toEqual([]);
+    // Cut off at the end of a read: it waits for its rest, and goes with it.
+    expect(splitInput('j\u001BP>|tmux')).toEqual({ keys: ['j'], unfinished: '\u001BP>|tmux' });
+    expect(splitInput('\u001BP>|tmux 3.3a\u001B\\m')).toEqual({ keys: ['m'], unfinished: '' });
+    // A lone ESC P at the end is Alt-P, a key.
+    expect(splitInput('\u001BP')).toEqual({ keys: ['\u001BP'], unfinished: '' });
   });
 
   it('keeps a paste whole', () => {

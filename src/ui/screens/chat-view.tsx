@@ -1,3 +1,4 @@
+import { waitingProjects } from '../../services/control-center-state.js';
 import { Box, useInput } from 'ink';
 import { useState } from 'react';
 import { answerFromChoice, type PendingRequest } from '../../domain/approvals.js';
@@ -22,9 +23,14 @@ function chatHints(running: boolean, queued: boolean): Hints {
 
 const HINTS_REQUEST: Hints = [['allowOnce', 'allow once'], ['allowAlways', 'always'], ['deny', 'deny'], ['cancel', 'cancel the turn'], ['switchPane', 'dashboard']];
 
+/** Keys that come this soon after a request appears were typed for the message: they answer nothing. */
+const ANSWER_GRACE_MS = 500;
+
 /** How far the user got in answering the request shown: denying (typing the message), or the questions answered so far. */
 interface Answering {
   id: string;
+  /** When it was first shown here. */
+  shownAt: number;
   denying: boolean;
   answers: Record<string, string>;
   typed: string;
@@ -38,8 +44,8 @@ function promptText(request: PendingRequest, answering: Answering, keymap: Keyma
     return `${visibleText(question.question, 'line')}${count}: an option's number${question.multiSelect ? ' (or several: 1,3)' : ''}, or your own words; Enter answers`;
   }
   if (answering.denying) return 'a message to the agent, Enter denies (Enter alone: no message; Esc: back)';
-  const always = request.rule ? ` (${visibleText(request.rule, 'line')})` : '';
-  return `${visibleText(request.tool, 'line')} waits for you: ${firstKeyLabel(keymap, 'allowOnce')} allow once · ${firstKeyLabel(keymap, 'allowAlways')} always${always} · ${firstKeyLabel(keymap, 'deny')} deny`;
+  const always = request.rule === undefined ? '' : ` · ${firstKeyLabel(keymap, 'allowAlways')} always (${visibleText(request.rule, 'line')})`;
+  return `${visibleText(request.tool, 'line')} waits for you: ${firstKeyLabel(keymap, 'allowOnce')} allow once${always} · ${firstKeyLabel(keymap, 'deny')} deny`;
 }
 
 /** A project's conversation: its transcript, the live turn, the queued messages and the input line. */
@@ -56,7 +62,10 @@ export function ChatView(props: ScreenProps & { project: string }) {
   // The oldest request of the project's agent that waits; answered here or anywhere, it goes from the snapshot.
   const request = snapshot.requests.find((candidate) => candidate.project === project);
   const [answeringState, setAnswering] = useState<Answering | undefined>();
-  const answering = request && (answeringState?.id === request.id ? answeringState : { id: request.id, denying: false, answers: {}, typed: '' });
+  const [firstShown, setFirstShown] = useState<{ id: string; at: number } | undefined>();
+  if (request && firstShown?.id !== request.id) setFirstShown({ id: request.id, at: Date.now() });
+  const shownAt = request && firstShown?.id === request.id ? firstShown.at : Date.now();
+  const answering = request && (answeringState?.id === request.id ? answeringState : { id: request.id, shownAt, denying: false, answers: {}, typed: '' });
   const typedAnswer = request !== undefined && answering !== undefined && ((request.questions?.length ?? 0) > 0 || answering.denying);
   const submitAnswer = (typed: string) => {
     if (!request || !answering) return;
@@ -75,7 +84,10 @@ export function ChatView(props: ScreenProps & { project: string }) {
     if (request && answering) {
       if (answering.denying && key.escape) return setAnswering({ ...answering, denying: false, typed: '' });
       const answer = typedAnswer ? undefined : commandFor(keymap, 'request', input, key);
-      if (answer === 'allowOnce' || answer === 'allowAlways') return actions.answer(project, request.id, { allow: true, ...(answer === 'allowAlways' && { always: true }) });
+      if (answer !== undefined && Date.now() - answering.shownAt < ANSWER_GRACE_MS) return;
+      if (answer === 'allowOnce') return actions.answer(project, request.id, { allow: true });
+      // No rule to keep (a command of several lines, say): it may be allowed once only.
+      if (answer === 'allowAlways' && request.rule !== undefined) return actions.answer(project, request.id, { allow: true, always: true });
       if (answer === 'deny') return setAnswering({ ...answering, denying: true });
     }
     const command = commandFor(keymap, 'chat', input, key, true);
@@ -113,7 +125,7 @@ export function ChatView(props: ScreenProps & { project: string }) {
   });
   return (
     <Box flexDirection="column" width={columns} height={rows}>
-      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={snapshot.requests.length} />
+      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={waitingProjects(snapshot).size} />
       <ChatScreen
         projectName={project}
         {...(conversation && { conversation })}

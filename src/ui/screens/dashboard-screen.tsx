@@ -1,6 +1,6 @@
 import { Box, useInput } from 'ink';
 import { useMemo } from 'react';
-import type { ProjectView } from '../../services/control-center-state.js';
+import { waitingProjects, type ProjectView } from '../../services/control-center-state.js';
 import { DetailsPane, detailLines } from '../components/dashboard/details-pane.js';
 import { Header } from '../components/dashboard/header.js';
 import { ProjectList } from '../components/dashboard/project-list.js';
@@ -44,7 +44,7 @@ export function DashboardScreen(props: DashboardScreenProps) {
   const overlay = ui.overlay;
   /** The list's column: the whole body, unless the details sit beside it. */
   const bodyHeight = layout.sideBySide ? layout.listHeight : layout.listHeight + layout.detailsHeight;
-  const waitingProjects = useMemo(() => new Set(snapshot.requests.map((request) => request.project)), [snapshot.requests]);
+  const waiting = useMemo(() => waitingProjects(snapshot), [snapshot.requests]);
   useInput((input, key) => {
     // Esc is no dashboard command, but it closes the help as users expect.
     if (overlay?.kind === 'help' && key.escape) return update({ overlay: undefined });
@@ -102,7 +102,7 @@ export function DashboardScreen(props: DashboardScreenProps) {
         height={overlay?.kind === 'confirm' ? Math.max(1, bodyHeight - confirmDialogHeight(overlay.detail)) : layout.listHeight}
         focused={ui.pane === 'list'}
         now={now}
-        waiting={waitingProjects}
+        waiting={waiting}
         seen={ui.seen}
         {...(ui.filter !== '' && { emptyText: `No project matches “${ui.filter}” — Esc on / clears the filter` })}
       />
@@ -134,7 +134,7 @@ export function DashboardScreen(props: DashboardScreenProps) {
 
   return (
     <Box flexDirection="column" width={columns} height={rows}>
-      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={snapshot.requests.length} />
+      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={waitingProjects(snapshot).size} />
       <Box flexDirection="column" height={bodyHeight} overflow="hidden">
         {body}
       </Box>
@@ -189,7 +189,7 @@ function dashboardKey(props: DashboardScreenProps, selected: ProjectView | undef
       return actions.buildImage();
     case 'nextWaiting': {
       // The next, below the selected one and round: pressed again, it goes on to the one after.
-      const waiting = new Set(props.snapshot.requests.map((request) => request.project));
+      const waiting = waitingProjects(props.snapshot);
       const next = [...views.slice(index + 1), ...views.slice(0, index + 1)].find((view) => waiting.has(view.project.name));
       if (!next) return actions.notify('no agent waits for you');
       return update({ selected: next.project.name, detailsScroll: 0 });

@@ -1,3 +1,4 @@
+import { waitingProjects } from '../../services/control-center-state.js';
 import { Box, useInput } from 'ink';
 import { useEffect, useRef, useState } from 'react';
 import { LogsScreen } from '../components/logs/logs-screen.js';
@@ -76,7 +77,7 @@ export function LogsView(props: ScreenProps & { project: string; source: LogsSou
   void version;
   return (
     <Box flexDirection="column" width={columns} height={rows}>
-      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={snapshot.requests.length} />
+      <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={waitingProjects(snapshot).size} />
       <LogsScreen
         projectName={project}
         lines={buffer.current.lines()}

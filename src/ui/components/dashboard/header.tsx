@@ -9,7 +9,7 @@ export interface HeaderProps {
   version: string;
   engine: EngineView;
   host?: HostStats;
-  /** How many requests of the agents wait for an answer. */
+  /** How many projects' agents wait for an answer. */
   waiting?: number;
 }
 
