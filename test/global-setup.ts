@@ -1,9 +1,12 @@
 import { execa } from 'execa';
+import { createDockerClient, dockerEngine } from './helpers/engine.js';
 import { RunLeftovers } from './helpers/leftovers.js';
+import { ensureWorkspaceImage } from './helpers/workspace-image.js';
 
 /**
- * Before any suite: marks what the run will make and builds bin/berth.js's
- * dist/ and its bundle fresh (the CLI and end-to-end suites run it). After the last: fails
+ * Before any suite: marks what the run will make, builds bin/berth.js's
+ * dist/ and its bundle fresh (the CLI and end-to-end suites run it) and the
+ * workspace image (from the engine's cache when unchanged). After the last: fails
  * the run naming whatever the tests left on this machine (containers,
  * networks, firewall rules, namespaces, mounts, processes; see
  * helpers/leftovers.ts), then removes it, so that runs do not add up.
@@ -13,6 +16,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   // Emit only: type errors are the typecheck step's to report, not a reason to run no test.
   await execa('npx', ['tsc', '-p', 'tsconfig.build.json', '--noCheck'], { stdio: 'inherit' });
   await execa('node', ['scripts/bundle/build.mjs'], { stdio: 'inherit' });
+  // Suites run side by side: the image they share is built once, here, and each of them finds it in the engine's cache.
+  if (dockerEngine.answers) await ensureWorkspaceImage(createDockerClient());
   return async () => {
     // A throw here would be logged, yet leave the exit code 0: the failure is set, not thrown.
     try {

@@ -36,6 +36,12 @@ export interface AgentAdapter {
   sessionCommandLine(request: AgentSessionRequest): string[];
   /** The argv of the agent's own interactive TUI on the conversation `sessionId` (a new one of that id when `newConversation`). */
   interactiveCommandLine(request: AgentSessionRequest & { sessionId: string }, newConversation: boolean): string[];
+  /**
+   * Readies the agent's config in `configDir` (where berth keeps it, the
+   * container's) so that its interactive TUI opens on the conversation without
+   * first-run prompts; `workspace` is the folder as the agent sees it.
+   */
+  prepareInteractive(configDir: string, start: { workspace: string; apiKey?: string }): Promise<void>;
   /** berth's side of a live session's protocol, spoken over the process's stdio. */
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession;
 }
@@ -61,9 +67,15 @@ export type PermissionDecision = { allow: true; input?: unknown } | { allow: fal
 
 export interface AgentSessionOptions {
   mode: 'workspace' | 'container';
-  /** Decides a permission request; without it (until the user can answer), every such call is denied with a message the agent sees. */
-  decide?: (request: PermissionRequest) => Promise<PermissionDecision>;
+  /**
+   * Decides a permission request; without it, every such call is denied with
+   * a message the agent sees. `withdrawn` aborts, its reason saying why, when
+   * the agent no longer needs the answer (an interrupt, or its exit).
+   */
+  decide?: Decide;
 }
+
+export type Decide = (request: PermissionRequest, withdrawn: AbortSignal) => Promise<PermissionDecision>;
 
 /**
  * A live agent process, spoken to over its stdio. One turn at a time: send()

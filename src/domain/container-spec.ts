@@ -8,6 +8,14 @@ import { parseSize } from './size.js';
 export const AGENT_USER = 'agent';
 export const AGENT_UID = 1000;
 export const AGENT_HOME = '/home/agent';
+/** Where the project's workspace is mounted, and where the agent works. */
+export const CONTAINER_WORKSPACE = '/workspace';
+/**
+ * The agent's config folder (mounted from agentConfigDirOf): the CLI is told
+ * to keep all of its config there (CLAUDE_CONFIG_DIR), ~/.claude.json included,
+ * so that it outlives the container as its conversations do.
+ */
+export const AGENT_CONFIG_DIR = `${AGENT_HOME}/.claude`;
 /** Where the host's claude binary goes when `claude.mountHostCli` is on: first on the image's PATH. */
 export const HOST_CLI_TARGET = '/usr/local/bin/claude';
 /** Three failed checks in a row make a container unhealthy; the pace is container.healthInterval. */
@@ -69,7 +77,7 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
       nproc: Number(settings['container.nproc']),
     },
     healthcheck: { intervalMs: settingMs(settings, 'container.healthInterval') ?? 60_000, retries: HEALTHCHECK_RETRIES },
-    env: { BERTH_PROJECT: project.name },
+    env: { BERTH_PROJECT: project.name, CLAUDE_CONFIG_DIR: AGENT_CONFIG_DIR },
     network: projectNetworkName(project),
     ...writablePlaces(settings['container.readOnlyRoot'] === true),
   };
@@ -77,8 +85,8 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerSpec {
 
 /**
  * With a read-only root, what the agent and its tools write outside the
- * workspace and ~/.claude goes to memory: /tmp, and the agent's home (the
- * CLI's ~/.claude.json, npm's and git's caches). Sized so that a runaway
+ * workspace and ~/.claude goes to memory: /tmp, and the agent's home (npm's
+ * and git's caches). Sized so that a runaway
  * write fills them, not the host; counted against the memory limit.
  */
 function writablePlaces(readOnlyRoot: boolean): Pick<ContainerSpec, 'readOnlyRoot' | 'tmpfs'> {

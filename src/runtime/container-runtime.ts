@@ -9,6 +9,7 @@ import {
   AGENT_UID,
   AGENT_USER,
   agentConfigDirOf,
+  CONTAINER_WORKSPACE,
   buildContainerSpec,
   imageMissing,
   stopTimeoutMs,
@@ -28,7 +29,6 @@ import type { AgentRuntime, ContainerEngine, ExecOutcome, ExecRequest, NetworkSp
 import type { WarmPool } from './warm-pool.js';
 import { isBerthWorkspace, workspaceProblem, type BerthFolders } from './workspace-guard.js';
 
-const WORKDIR = '/workspace';
 const ADOPT_TRIES = 50;
 const ADOPT_PAUSE_MS = 100;
 const NETWORK_SETTLE_TRIES = 5;
@@ -162,7 +162,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     const container = await this.ensure(project);
     const egress = await this.egressLease(project, container);
     try {
-      return await this.engine.exec(container.id, { ...request, env: { ...egress.env, ...request.env }, user: AGENT_USER, workdir: WORKDIR });
+      return await this.engine.exec(container.id, { ...request, env: { ...egress.env, ...request.env }, user: AGENT_USER, workdir: CONTAINER_WORKSPACE });
     } finally {
       await egress.close();
     }
@@ -178,7 +178,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
     // A command's own run marker (the daemon's, for the agent's TUI) wins: whoever gave it ends what it leaves.
     const env = { ...egress.env, ...(runMarker !== undefined && { [RUN_MARKER]: runMarker }), ...command?.env };
     try {
-      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: WORKDIR, argv: command?.argv ?? SHELL_ARGV, env });
+      return await this.engine.openShell(container.id, { user: AGENT_USER, workdir: CONTAINER_WORKSPACE, argv: command?.argv ?? SHELL_ARGV, env });
     } finally {
       await egress.close();
     }
@@ -319,7 +319,7 @@ export class ContainerRuntime<P extends ContainerProject = ContainerProject> imp
       timeoutMs: GATEWAY_READ_TIMEOUT_MS,
       onStdout: (text) => (routes += text),
       user: AGENT_USER,
-      workdir: WORKDIR,
+      workdir: CONTAINER_WORKSPACE,
     });
     const gateway = outcome.exitCode === 0 ? hostGatewayFromRoutes(routes) : undefined;
     if (!gateway) {

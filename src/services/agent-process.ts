@@ -6,7 +6,7 @@
  * crash, its container stopped). Its events go to whoever runs the current
  * turn; its claim (see WorkClaims) carries the run marker of all it starts.
  */
-import type { AgentAdapter, AgentSession, AgentSessionRequest, PermissionDecision, PermissionRequest } from '../agents/types.js';
+import type { AgentAdapter, AgentSession, AgentSessionRequest, Decide } from '../agents/types.js';
 import type { ChatEvent } from '../domain/chat.js';
 import { BerthError } from '../domain/errors.js';
 import type { UrlLease } from '../runtime/loopback-bridge.js';
@@ -31,7 +31,7 @@ export interface AgentProcessOptions {
   lease?: UrlLease;
   /** Every event the agent's stream gives, in order. */
   onEvent: (event: ChatEvent) => void;
-  decide?: (request: PermissionRequest) => Promise<PermissionDecision>;
+  decide?: Decide;
 }
 
 /** How the process ended: the runtime's outcome, or the failure that kept it from starting. */

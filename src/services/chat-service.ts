@@ -24,6 +24,7 @@ import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } 
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError, messageOf } from '../domain/errors.js';
 import type { Project } from '../domain/project.js';
+import { agentConfigDirOf, CONTAINER_WORKSPACE } from '../domain/container-spec.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
 import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
 import type { AuditLog } from '../store/audit-log.js';
@@ -312,6 +313,10 @@ export class ChatService {
       if (!project.sessionId) await this.deps.projects.record(projectName, { sessionId });
       const { adapter } = this.deps;
       const argv = adapter.interactiveCommandLine({ ...sessionRequest(project, sessionId, settings), sessionId }, !project.sessionId);
+      // In the container the agent's config is berth's to ready; on the host it is the user's own.
+      if (project.mode === 'container') {
+        await adapter.prepareInteractive(agentConfigDirOf(this.deps.paths.home, projectName), { workspace: CONTAINER_WORKSPACE, apiKey: place.credentials.apiKey });
+      }
       const env: Record<string, string> = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials), [RUN_MARKER]: claim.marker };
       // On the host, the CLI the live session runs: found on the daemon's PATH, not the client's.
       const hostPath = this.env().PATH;
@@ -721,7 +726,7 @@ export class ChatService {
         env,
         claim,
         ...(place.lease && { lease: place.lease }),
-        decide: (call) => this.decide(project.name, call),
+        decide: (call, withdrawn) => this.decide(project.name, call, withdrawn),
         onEvent: (event) => {
           const current = chat.current?.turn;
           if (current) this.turnEvent(current, event);
@@ -852,7 +857,7 @@ export class ChatService {
    * (a turn nobody watches), or it waits for a person's answer. Each request
    * and its answer go to the transcript and the audit log.
    */
-  private async decide(projectName: string, call: PermissionRequest): Promise<PermissionDecision> {
+  private async decide(projectName: string, call: PermissionRequest, withdrawn: AbortSignal): Promise<PermissionDecision> {
     const current = this.chats.get(projectName)?.current;
     if (!current) return { allow: false, message: `berth denied ${call.tool}: no turn of the project is running` };
     const { turn, options } = current;
@@ -880,7 +885,7 @@ export class ChatService {
     const waiting = options.attended === true || unattended === 'wait';
     turn.emit({ type: 'permission_request', id: request.id, tool: request.tool, input: request.input, detail: request.detail, ...(rule !== undefined && { rule }), ...(asking && { questions }), waiting });
     const answered: Answered = waiting
-      ? await this.requests.wait(request)
+      ? await this.requests.wait(request, withdrawn)
       : { answer: { allow: false, message: 'nobody was there to answer it (chat.unattended is deny)' }, by: 'chat.unattended' };
     return this.decided(turn, request, answered);
   }

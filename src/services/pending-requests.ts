@@ -23,10 +23,14 @@ export class PendingRequests {
   private readonly waiting = new Map<string, Waiting>();
   private readonly listeners = new Set<(requests: PendingRequest[]) => void>();
 
-  /** Holds the request until it is answered (or withdrawn: its turn ended). */
-  wait(request: PendingRequest): Promise<Answered> {
+  /** Holds the request until it is answered, or withdrawn: by the agent (`withdrawn`), or with its turn. */
+  wait(request: PendingRequest, withdrawn?: AbortSignal): Promise<Answered> {
+    const gone = (): Answered => ({ answer: { allow: false, message: typeof withdrawn?.reason === 'string' ? withdrawn.reason : 'the agent withdrew it' }, by: 'the agent' });
+    if (withdrawn?.aborted) return Promise.resolve(gone());
     return new Promise<Answered>((resolve) => {
-      this.waiting.set(key(request.project, request.id), { request, settle: resolve });
+      const waiting: Waiting = { request, settle: resolve };
+      this.waiting.set(key(request.project, request.id), waiting);
+      withdrawn?.addEventListener('abort', () => this.waiting.get(key(request.project, request.id)) === waiting && this.settle(waiting, gone()), { once: true });
       this.changed();
     });
   }

@@ -9,6 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { message, text } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
+import { processesRunning, waitFor } from '../helpers/processes.js';
 import { TmuxSession } from '../helpers/tmux.js';
 import { useWorkspaceChat } from '../helpers/workspace-chat.js';
 
@@ -61,6 +62,25 @@ describe("the agent's own TUI (tmux, the real CLI's TUI, fake API)", () => {
     expect(after.stdout).toContain('Back in berth.');
     const said = userWordsSent();
     for (const words of ['first words', 'words in the tui', 'last words']) expect(said).toContain(words);
+  });
+
+  it('a berth attach killed with the TUI open: the daemon ends the TUI it left, and the conversation is berth\'s again', async () => {
+    chat.fake.reply(message(text('Said in berth.')), message(text('Back in berth.')));
+    expect((await berth(['chat', 'web', 'first words'])).exitCode).toBe(0);
+    const { sessionId } = JSON.parse((await berth(['project', 'show', 'web', '--json'])).stdout) as { sessionId: string };
+    const shell = await open();
+    await shell.type(`node ${BERTH_BIN} attach web`);
+    await shell.press('Enter');
+    await shell.waitFor((screen) => screen.includes('Said in berth.'), 30_000);
+    const [client] = await processesRunning(`${BERTH_BIN} attach web`);
+    expect(await processesRunning(`--resume ${sessionId}`)).toHaveLength(1);
+
+    process.kill(client!, 'SIGKILL');
+    // The TUI keeps the terminal after its client died; the daemon, seeing the client gone, ends it.
+    await waitFor(async () => (await processesRunning(`--resume ${sessionId}`)).length === 0, "the agent's TUI ended", 15_000);
+    const after = await berth(['chat', 'web', 'last words']);
+    expect(after.exitCode, after.stderr).toBe(0);
+    expect(after.stdout).toContain('Back in berth.');
   });
 
   it('o in the control center hands the terminal to it and back', async () => {

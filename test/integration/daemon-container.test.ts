@@ -16,6 +16,7 @@ import { FAKE_API_KEY, QUIET_CLI_ENV } from '../fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fixtures/fake-anthropic.js';
 import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { daemonCall, daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
+import { TmuxSession } from '../helpers/tmux.js';
 import { createDockerClient, describeWithDocker, removeBerthContainers } from '../helpers/engine.js';
 import { waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
@@ -129,6 +130,38 @@ describeWithDocker('the berth daemon with a container project', () => {
     expect(await readFile(path.join(home, 'workspaces', 'boxed', 'proof.txt'), 'utf8')).toBe('agent\n');
     const answered = JSON.stringify(fake.mainRequests()[2]?.body?.messages?.at(-1));
     expect(answered).toContain('Large');
+  }, 240_000);
+
+  it("berth attach opens the agent's own TUI in the container on the conversation, and berth carries it on after", async () => {
+    fake.reply(message(text('Said in berth.')), message(text('Said in the TUI.')), message(text('Back in berth.')));
+    expect((await berth(['chat', 'boxed', 'first words'])).exitCode).toBe(0);
+    const terminal = await TmuxSession.start({ columns: 110, rows: 32, cwd: home, env: { ...env, BERTH_HOME: home } });
+    try {
+      await terminal.type(`node ${BERTH_BIN} attach boxed`);
+      await terminal.press('Enter');
+      // No first-run prompt (onboarding, the token, the folder): the conversation, at once.
+      await terminal.waitFor((screen) => screen.includes('first words') && screen.includes('Said in berth.'), 60_000);
+      // It runs in the container, as its user, with the proxy's token and not the key.
+      const tui = (await inContainer()).filter((line) => /claude\b.*--resume/.test(line) && !line.includes('stream-json'));
+      expect(tui).toHaveLength(1);
+      const pid = tui[0]!.trim().split(/\s+/)[0]!;
+      const environment = (await berth(['exec', 'boxed', '--', 'sh', '-c', `tr '\\0' '\\n' < /proc/${pid}/environ`])).stdout;
+      expect(environment).toMatch(/^ANTHROPIC_API_KEY=./m);
+      expect(environment).not.toContain(FAKE_API_KEY);
+      await terminal.type('words in the tui');
+      await terminal.press('Enter');
+      await terminal.waitFor((screen) => screen.includes('Said in the TUI.'), 60_000);
+      await terminal.type('/exit');
+      await terminal.waitFor((screen) => screen.includes('Exit the CLI'));
+      await terminal.press('Enter');
+      await terminal.waitFor((screen) => screen.includes("berth: back from the agent's own TUI; berth chat boxed continues the conversation"), 30_000);
+    } finally {
+      await terminal.kill();
+    }
+    const after = await berth(['chat', 'boxed', 'last words']);
+    expect(after.stdout).toContain('Back in berth.');
+    const said = JSON.stringify(fake.mainRequests().at(-1)?.body?.messages);
+    for (const words of ['first words', 'words in the tui', 'last words']) expect(said).toContain(words);
   }, 240_000);
 
   it('after a kill -9 of the daemon mid-turn, nothing keeps running in the container and the turn reads interrupted', async () => {

@@ -104,4 +104,17 @@ describe('PendingRequests', () => {
     await expect(ended).resolves.toEqual({ answer: { allow: false, message: 'the turn ended' }, by: 'berth' });
     expect(requests.list().map((one) => one.id)).toEqual(['r2']);
   });
+
+  it('takes a request off the list as soon as the agent withdraws it, with the reason it gave', async () => {
+    const requests = new PendingRequests();
+    const withdrawn = new AbortController();
+    const waiting = requests.wait(request('r1'), withdrawn.signal);
+    void requests.wait(request('r2'));
+    withdrawn.abort('the agent withdrew it (interrupted)');
+    await expect(waiting).resolves.toEqual({ answer: { allow: false, message: 'the agent withdrew it (interrupted)' }, by: 'the agent' });
+    expect(requests.list().map((one) => one.id)).toEqual(['r2']);
+    // Withdrawn before it was held: never listed.
+    await expect(requests.wait(request('r3'), withdrawn.signal)).resolves.toMatchObject({ by: 'the agent' });
+    expect(requests.list().map((one) => one.id)).toEqual(['r2']);
+  });
 });

@@ -136,6 +136,25 @@ describe('ClaudeCodeAdapter.commandLine', () => {
   });
 });
 
+describe('ClaudeCodeAdapter.interactiveCommandLine', () => {
+  const session = (overrides: Partial<AgentTurnRequest> = {}) => {
+    const { message: _message, ...rest } = request({ sessionId: SESSION, ...overrides });
+    return { ...rest, sessionId: SESSION };
+  };
+
+  it('resumes the conversation in the TUI, or starts it with its id', () => {
+    expect(adapter.interactiveCommandLine(session(), false)).toEqual(['claude', '--resume', SESSION, '--permission-mode', 'acceptEdits']);
+    expect(adapter.interactiveCommandLine(session(), true)).toEqual(['claude', '--session-id', SESSION, '--permission-mode', 'acceptEdits']);
+  });
+
+  it("accepts the TUI's bypassPermissions warning by flag settings only for a container project that chose the mode", () => {
+    const boxed = adapter.interactiveCommandLine(session({ mode: 'container', permissionMode: 'bypassPermissions' }), false);
+    expect(boxed.slice(0, 4)).toEqual(['claude', '--allow-dangerously-skip-permissions', '--settings', '{"skipDangerousModePermissionPrompt":true}']);
+    expect(adapter.interactiveCommandLine(session({ mode: 'container' }), false)).not.toContain('--settings');
+    expect(() => adapter.interactiveCommandLine(session({ permissionMode: 'bypassPermissions' }), false)).toThrow(BerthError);
+  });
+});
+
 describe('ClaudeCodeAdapter.environment', () => {
   it('passes the key and the base URL, and keeps the CLI from calling home or updating itself', () => {
     expect(adapter.environment({ apiKey: 'sk-ant-test', baseUrl: 'http://127.0.0.1:9' })).toEqual({

@@ -381,6 +381,22 @@ describe('ClaudeLiveSession permission requests', () => {
     expect(exited.written).toEqual([]);
   });
 
+  it('tells the decider when the CLI withdraws a request, and when the process goes', async () => {
+    const signals = new Map<string, AbortSignal>();
+    const decide = (request: { id: string }, withdrawn: AbortSignal) => {
+      signals.set(request.id, withdrawn);
+      return new Promise<PermissionDecision>(() => undefined);
+    };
+    const { session } = liveSession({ decide });
+
+    session.push(canUseTool('req-1') + canUseTool('req-2'));
+    await settled();
+    session.push(line({ type: 'control_cancel_request', request_id: 'req-1' }));
+    expect([signals.get('req-1')?.reason, signals.get('req-2')?.aborted]).toEqual(['the agent withdrew it (interrupted)', false]);
+    session.end(CLEAN_EXIT);
+    expect(signals.get('req-2')?.reason).toBe('the agent exited');
+  });
+
   it('answers any other request of the CLI with an error, not silence', () => {
     const { session, written } = liveSession();
 

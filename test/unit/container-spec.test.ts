@@ -132,7 +132,7 @@ describe('createOptionsOf', () => {
   });
 
   it('keeps the container alive under an init, in /workspace', () => {
-    expect(options).toMatchObject({ Entrypoint: ['sleep', 'infinity'], WorkingDir: '/workspace', Env: ['BERTH_PROJECT=demo'] });
+    expect(options).toMatchObject({ Entrypoint: ['sleep', 'infinity'], WorkingDir: '/workspace', Env: ['BERTH_PROJECT=demo', 'CLAUDE_CONFIG_DIR=/home/agent/.claude'] });
     expect(options.Cmd).toBeUndefined();
   });
 

@@ -24,6 +24,7 @@ import type {
   AgentTurnRequest,
 } from '../types.js';
 import { checkedMessage, checkedPermissionMode, checkedSessionId, checkedValue } from './arguments.js';
+import { answerFirstRunPrompts, type InteractiveStart } from './interactive-config.js';
 import { ClaudeLiveSession } from './live-session.js';
 import { ClaudeStreamParser } from './stream-parser.js';
 
@@ -77,8 +78,14 @@ export class ClaudeCodeAdapter implements AgentAdapter {
   interactiveCommandLine(request: AgentSessionRequest & { sessionId: string }, newConversation: boolean): string[] {
     const argv = [this.binary];
     if (request.mode === 'container') argv.push('--allow-dangerously-skip-permissions');
+    // The user chose bypassPermissions in berth (which allows it only in a container): the TUI does not ask again.
+    if (request.mode === 'container' && request.permissionMode === 'bypassPermissions') argv.push('--settings', BYPASS_ACCEPTED);
     if (newConversation) argv.push('--session-id', checkedSessionId(request.sessionId));
     return [...argv, ...conversationOptions(newConversation ? { ...request, sessionId: null } : request)];
+  }
+
+  prepareInteractive(configDir: string, start: InteractiveStart): Promise<void> {
+    return answerFirstRunPrompts(configDir, start);
   }
 
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession {
@@ -101,6 +108,9 @@ export class ClaudeCodeAdapter implements AgentAdapter {
     checkedMessage(message);
   }
 }
+
+/** Settings given on the command line (the CLI's flag settings): its warning about bypassPermissions already accepted. */
+const BYPASS_ACCEPTED = JSON.stringify({ skipDangerousModePermissionPrompt: true });
 
 /** The conversation and the rules a turn or a live session runs under; tool rules last (they take several values). */
 function conversationOptions(request: AgentSessionRequest): string[] {

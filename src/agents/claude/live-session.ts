@@ -60,7 +60,7 @@ export class ClaudeLiveSession implements AgentSession {
   /** berth's control requests that wait for their answer, by request_id. */
   private readonly pending = new Map<string, PendingControl>();
   /** The CLI's permission requests that wait for options.decide. */
-  private readonly deciding = new Set<string>();
+  private readonly deciding = new Map<string, AbortController>();
   private requestCount = 0;
   /** The running turn was asked to stop: its result reads as interrupted. */
   private interrupting = false;
@@ -107,6 +107,8 @@ export class ClaudeLiveSession implements AgentSession {
     if (this.ended) return [];
     const events = this.parser.end(exit).map((event) => this.interrupted(event));
     this.ended = true;
+    for (const withdrawn of this.deciding.values()) withdrawn.abort('the agent exited');
+    this.deciding.clear();
     for (const [id, control] of this.pending) this.settle(id)?.reject(new BerthError(`claude exited before it answered the ${control.subtype} request`));
     return events;
   }
@@ -149,6 +151,7 @@ export class ClaudeLiveSession implements AgentSession {
   private readControl(line: Json): ChatEvent[] {
     const id = text(line.request_id);
     if (line.type === 'control_cancel_request') {
+      this.deciding.get(id)?.abort('the agent withdrew it (interrupted)');
       this.deciding.delete(id);
       return [];
     }
@@ -175,9 +178,10 @@ export class ClaudeLiveSession implements AgentSession {
       this.answerPermission(id, { behavior: 'deny', message });
       return [{ type: 'status', text: message }];
     }
-    this.deciding.add(id);
+    const withdrawn = new AbortController();
+    this.deciding.set(id, withdrawn);
     Promise.resolve()
-      .then(() => decide({ id, tool, input }))
+      .then(() => decide({ id, tool, input }, withdrawn.signal))
       .then(
         (decision: PermissionDecision): PermissionAnswer =>
           decision.allow ? { behavior: 'allow', updatedInput: (decision.input as Json | undefined) ?? input } : { behavior: 'deny', message: decision.message },

@@ -1,9 +1,6 @@
 import type Dockerode from 'dockerode';
-import { AGENT_UID } from '../../domain/container-spec.js';
+import { AGENT_CONFIG_DIR, AGENT_UID, CONTAINER_WORKSPACE } from '../../domain/container-spec.js';
 import type { ContainerSpec } from '../types.js';
-
-export const WORKSPACE_TARGET = '/workspace';
-export const AGENT_CONFIG_TARGET = '/home/agent/.claude';
 
 /**
  * A long-lived container needs a process that does nothing until it is
@@ -28,8 +25,8 @@ export function createOptionsOf(spec: ContainerSpec, product = 'docker'): Docker
   // Mounts (not Binds): a missing bind source is an error instead of a folder the engine creates as root.
   const propagation = spec.propagation && { BindOptions: { Propagation: spec.propagation } };
   const mounts: Dockerode.MountSettings[] = [
-    { Type: 'bind', Source: spec.workspace, Target: WORKSPACE_TARGET, ReadOnly: false, ...propagation },
-    { Type: 'bind', Source: spec.agentConfigDir, Target: AGENT_CONFIG_TARGET, ReadOnly: false, ...propagation },
+    { Type: 'bind', Source: spec.workspace, Target: CONTAINER_WORKSPACE, ReadOnly: false, ...propagation },
+    { Type: 'bind', Source: spec.agentConfigDir, Target: AGENT_CONFIG_DIR, ReadOnly: false, ...propagation },
     ...spec.readOnlyMounts.map(({ source, target }): Dockerode.MountSettings => ({
       Type: 'bind',
       Source: source,
@@ -42,7 +39,7 @@ export function createOptionsOf(spec: ContainerSpec, product = 'docker'): Docker
     Image: spec.image,
     Labels: spec.labels,
     User: spec.user,
-    WorkingDir: WORKSPACE_TARGET,
+    WorkingDir: CONTAINER_WORKSPACE,
     Entrypoint: KEEP_ALIVE,
     Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
     // The test stays the image's; only how often it runs and how many failures count are berth's.
