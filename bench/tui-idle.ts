@@ -1,19 +1,25 @@
-// What the TUI costs while idle with BENCH_CONTAINERS (50) running containers
-// shown live: its own CPU% and memory, and what it writes to the terminal.
+// What berth costs while idle with BENCH_CONTAINERS (50) running containers
+// shown live, against `docker stats` of the same containers: CPU% and memory
+// of berth's processes (the control center and its daemon), the processes
+// they start, what the engine's daemons (dockerd, containerd) spend for them,
+// and what berth writes to the terminal.
 //
 // Adds that many container projects to a temporary BERTH_HOME and starts
-// their containers with the CLI (`berth up`), opens berth in tmux, waits for
-// its first frame and BENCH_WARMUP_SECONDS (5), then for BENCH_SECONDS (60; or
-// the first argument) reads the berth process's CPU time and RSS from /proc
-// every second and records every byte it writes to the terminal
-// (tmux pipe-pane). Quits berth, removes the containers and the folder after,
-// also on failure or Ctrl-C.
+// their containers with the CLI (`berth up`). Then three windows of
+// BENCH_SECONDS (60; or the first argument) each, after a BENCH_WARMUP_SECONDS
+// (5) warm-up: nothing open (the engine's daemons alone); berth open in tmux
+// (its CPU time and RSS read from /proc every second, every byte it writes
+// recorded with tmux pipe-pane, every process it or its daemon starts counted
+// by a preload); `docker stats` open in tmux instead. Targets (issue 16):
+// berth's processes under 1% of a core, none started, under 150 MB of RSS in
+// all; the engine's daemons at most 0.5x what `docker stats` adds to them.
+// Quits berth, removes the containers and the folder after, also on failure or Ctrl-C.
 //   BENCH_IMAGE                 an existing image for the containers; by default
 //                               berth-workspace:dev is built from docker/ (cached: seconds)
 //   BENCH_MEMORY                memory limit of each container (256m)
 //   BENCH_COLUMNS, BENCH_ROWS   the terminal (120 x 60)
 //   BENCH_BERTH_BIN             another build's bin/berth.js
-import { open, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { open, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +37,7 @@ import {
   processRss,
   projectNames,
   projectsShown,
+  sum,
 } from './tui-support.js';
 
 const seconds = Number(process.argv[2] ?? numberFromEnv('BENCH_SECONDS', 60));
@@ -76,30 +83,67 @@ async function main(): Promise<void> {
     if (running !== containers) throw new Error(`${running} of ${containers} containers run`);
     interrupted.signal.throwIfAborted();
 
+    const engineDaemons = await pidsOf(['dockerd', 'containerd']);
+    console.log(`the engine alone: warming up ${warmupSeconds} s, then measuring ${seconds} s…`);
+    await sleep(warmupSeconds * 1000, undefined, { signal: interrupted.signal });
+    const alone = await cpuOver(engineDaemons);
+
+    // Every process berth or its daemon starts writes a line (NODE_OPTIONS reaches the daemon the control center starts).
+    const started = path.join(root, 'started.txt');
+    const spy = path.join(root, 'spawn-spy.cjs');
+    await writeFile(spy, SPAWN_SPY(started));
     terminal = await TmuxTerminal.start({ columns, rows, cwd: root });
-    const launchedAt = await terminal.launch([process.execPath, BERTH_BIN], { BERTH_HOME: home });
+    const launchedAt = await terminal.launch([process.execPath, BERTH_BIN], { BERTH_HOME: home, NODE_OPTIONS: `--require ${spy}` });
     const first = await terminal.waitFor((screen) => hasHeader(screen) && projectsShown(screen).length > 0, { timeoutMs: 60_000, pollMs: 20 });
-    console.log(`first frame after ${(first.at - launchedAt).toFixed(0)} ms; warming up ${warmupSeconds} s, then measuring ${seconds} s…`);
+    console.log(`berth: first frame after ${(first.at - launchedAt).toFixed(0)} ms; warming up ${warmupSeconds} s, then measuring ${seconds} s…`);
     await sleep(warmupSeconds * 1000, undefined, { signal: interrupted.signal });
 
     const pid = await berthPid(await terminal.panePid());
+    const daemon = JSON.parse(await berth(home, ['daemon', 'status', '--json'])) as { pid?: number };
+    if (daemon.pid === undefined) throw new Error('the control center runs no daemon');
+    if (!(await readFile(`/proc/${daemon.pid}/environ`, 'utf8')).includes(spy)) console.log("the daemon's environment lacks the preload: what it starts is not counted");
     const output = path.join(root, 'terminal-output');
     await terminal.pipeOutputTo(output);
-    const measured = await measureIdle(pid, output);
+    const startedBefore = await linesOf(started);
+    const engineDuringBerth = cpuOver(engineDaemons);
+    const measured = await measureIdle([pid, daemon.pid], output);
+    const withBerth = await engineDuringBerth;
+    const startedMeanwhile = (await linesOf(started)).slice(startedBefore.length);
     await terminal.stopPipe();
     await sleep(200);
     const written = await readFile(output, 'latin1').catch(() => '');
     const screen = await terminal.screen();
+    await terminal.press('q');
+    await terminal.waitForExit(5_000);
+    await terminal.kill();
+    terminal = undefined;
+    await berth(home, ['daemon', 'stop', '--force']);
+
+    terminal = await TmuxTerminal.start({ columns, rows, cwd: root });
+    await terminal.launch(['docker', 'stats'], {});
+    console.log(`docker stats: warming up ${warmupSeconds} s, then measuring ${seconds} s…`);
+    await sleep(warmupSeconds * 1000, undefined, { signal: interrupted.signal });
+    const statsPids = await pidsOf(['docker'], (command) => command.includes(' stats'));
+    const [withStats, statsItself] = await Promise.all([cpuOver(engineDaemons), cpuOver(statsPids)]);
+    await terminal.kill();
+    terminal = undefined;
 
     const wallSeconds = measured.wallMs / 1000;
     const frames = occurrences(written, FRAME_START);
     const shown = new Set(projectsShown(screen)).size;
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
     console.log(`\nberth idle with ${containers} running containers (${BERTH_BIN}, tmux ${columns}x${rows}, ${wallSeconds.toFixed(1)} s after a ${warmupSeconds} s warm-up)`);
+    const berthAdds = withBerth - alone;
+    const statsAdds = withStats - alone;
+    const verdict = (met: boolean) => (met ? 'met' : 'missed');
     printTable([
       ['projects on screen', `${shown} of ${containers}`],
-      ['CPU (% of one core)', `mean ${measured.cpuMean.toFixed(2)}%, max ${Math.max(...measured.cpu).toFixed(1)}% over 1 s windows (${measured.cpuSeconds.toFixed(2)} s CPU in all)`],
-      ['RSS', `start ${mb(measured.rss[0] ?? 0)}, end ${mb(measured.rss.at(-1) ?? 0)}, max ${mb(Math.max(...measured.rss))}`],
+      ['CPU (% of one core), control center and daemon', `mean ${measured.cpuMean.toFixed(2)}%, max ${Math.max(...measured.cpu).toFixed(1)}% over 1 s windows (${measured.cpuSeconds.toFixed(2)} s CPU in all); target under 1%: ${verdict(measured.cpuMean < 1)}`],
+      ['RSS, control center and daemon', `start ${mb(measured.rss[0] ?? 0)}, end ${mb(measured.rss.at(-1) ?? 0)}, max ${mb(Math.max(...measured.rss))}; target under 150 MB: ${verdict(Math.max(...measured.rss) < 150 * 1024 ** 2)}`],
+      ['processes started while idle', `${startedMeanwhile.length}${startedMeanwhile.length > 0 ? ` (${[...new Set(startedMeanwhile)].slice(0, 3).join('; ')})` : ''}; target none: ${verdict(startedMeanwhile.length === 0)}`],
+      ['dockerd + containerd (% of one core)', `alone ${alone.toFixed(2)}%, with berth ${withBerth.toFixed(2)}%, with docker stats ${withStats.toFixed(2)}%`],
+      ['what each adds to them', `berth ${berthAdds.toFixed(2)}%, docker stats ${statsAdds.toFixed(2)}%: ${(berthAdds / statsAdds).toFixed(2)}x; target at most 0.5x: ${verdict(berthAdds <= 0.5 * statsAdds)}`],
+      ['docker stats itself (% of one core)', statsItself.toFixed(2)],
       ['written to the terminal', `${(written.length / wallSeconds / 1024).toFixed(2)} KB/s (${written.length} bytes), max ${(Math.max(...measured.bytes) / 1024).toFixed(2)} KB in 1 s`],
       ['frames written', `${(frames / wallSeconds).toFixed(2)}/s (${frames} frames), max ${Math.max(...measured.frames)} in 1 s`],
       ['full-screen clears', String(occurrences(written, CLEAR_SCREEN))],
@@ -132,18 +176,61 @@ interface IdleFigures {
   rss: number[];
 }
 
-async function measureIdle(pid: number, outputFile: string): Promise<IdleFigures> {
+/** What starts a process in Node, wrapped to write a line to `file` first; loaded with --require before anything else. */
+const SPAWN_SPY = (file: string) => `
+const childProcess = require('node:child_process');
+const { appendFileSync } = require('node:fs');
+for (const name of ['exec', 'execSync', 'execFile', 'execFileSync', 'spawn', 'spawnSync', 'fork']) {
+  const original = childProcess[name];
+  childProcess[name] = function (...args) {
+    appendFileSync(${JSON.stringify(file)}, name + ' ' + String(args[0]).replace(/\\n/g, ' ') + '\\n');
+    return original.apply(this, args);
+  };
+}
+`;
+
+async function linesOf(file: string): Promise<string[]> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+}
+
+/** The live processes whose program name is one of `names` (and whose command line passes `matching`). */
+async function pidsOf(names: readonly string[], matching: (command: string) => boolean = () => true): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const comm = (await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '')).trim();
+    const command = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (names.includes(comm) && matching(command)) pids.push(Number(entry));
+  }
+  if (pids.length === 0) throw new Error(`no ${names.join(' or ')} process runs`);
+  return pids;
+}
+
+async function ticksOf(pids: readonly number[]): Promise<number> {
+  return sum(await Promise.all(pids.map(processCpuTicks)));
+}
+
+/** The CPU of `pids` together over `seconds`, in % of one core. */
+async function cpuOver(pids: readonly number[]): Promise<number> {
   const ticksPerSecond = await clockTicksPerSecond();
-  const figures: IdleFigures = { wallMs: 0, cpuSeconds: 0, cpuMean: 0, cpu: [], bytes: [], frames: [], rss: [await processRss(pid)] };
+  const begin = { at: performance.now(), ticks: await ticksOf(pids) };
+  await sleep(seconds * 1000, undefined, { signal: interrupted.signal });
+  return cpuPercent((await ticksOf(pids)) - begin.ticks, performance.now() - begin.at, ticksPerSecond);
+}
+
+async function measureIdle(pids: readonly number[], outputFile: string): Promise<IdleFigures> {
+  const ticksPerSecond = await clockTicksPerSecond();
+  const rss = async () => sum(await Promise.all(pids.map(processRss)));
+  const figures: IdleFigures = { wallMs: 0, cpuSeconds: 0, cpuMean: 0, cpu: [], bytes: [], frames: [], rss: [await rss()] };
   const output = new OutputReader(outputFile);
-  const begin = { at: performance.now(), ticks: await processCpuTicks(pid) };
+  const begin = { at: performance.now(), ticks: await ticksOf(pids) };
   let previous = begin;
   try {
     for (let second = 1; second <= seconds; second += 1) {
       await sleep(Math.max(0, begin.at + second * 1000 - performance.now()), undefined, { signal: interrupted.signal });
-      const now = { at: performance.now(), ticks: await processCpuTicks(pid) };
+      const now = { at: performance.now(), ticks: await ticksOf(pids) };
       figures.cpu.push(cpuPercent(now.ticks - previous.ticks, now.at - previous.at, ticksPerSecond));
-      figures.rss.push(await processRss(pid));
+      figures.rss.push(await rss());
       const chunk = await output.next();
       figures.bytes.push(chunk.bytes);
       figures.frames.push(chunk.frames);

@@ -1,4 +1,5 @@
 import { realpath, statfs } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import path from 'node:path';
 // A type-only import, erased from the output: the module itself is loaded lazily below.
 import type * as Systeminformation from 'systeminformation';
@@ -35,6 +36,7 @@ export class HostStatsSampler {
   private current: HostStats | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<HostStats> | undefined;
+  private cpuBefore: CpuTimes | undefined;
 
   constructor(options: HostStatsSamplerOptions) {
     this.intervalMs = options.intervalMs ?? 2_000;
@@ -80,10 +82,14 @@ export class HostStatsSampler {
 
   private async round(): Promise<HostStats> {
     const si = await loadSystemInformation();
-    // currentLoad() reports the load since its previous call (since boot on the first).
-    const [load, memory, disk] = await Promise.all([si.currentLoad(), si.mem(), existingAncestor(this.diskPath).then(diskUsage)]);
+    const [memory, disk] = await Promise.all([si.mem(), existingAncestor(this.diskPath).then(diskUsage)]);
+    const times = cpuTimes();
+    // The load since the previous round (since boot on the first).
+    const busy = times.busy - (this.cpuBefore?.busy ?? 0);
+    const total = times.total - (this.cpuBefore?.total ?? 0);
+    this.cpuBefore = times;
     const stats: HostStats = {
-      cpuPercent: clampPercent(load.currentLoad),
+      cpuPercent: clampPercent(total > 0 ? (100 * busy) / total : 0),
       // `active` leaves out buffers and page cache, which the kernel gives back on demand.
       memoryUsed: memory.active,
       memoryTotal: memory.total,
@@ -118,6 +124,27 @@ async function existingAncestor(target: string): Promise<string> {
       if (current === path.dirname(current)) throw error;
     }
   }
+}
+
+interface CpuTimes {
+  busy: number;
+  total: number;
+}
+
+/**
+ * All cores' time since boot, busy and in all, as the kernel counts it
+ * (os.cpus(), read in-process: systeminformation's currentLoad forks
+ * `sh -c 'cat /proc/stat | grep cpu'` on every call, and waits for it).
+ */
+function cpuTimes(): CpuTimes {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
 }
 
 function clampPercent(value: number): number {

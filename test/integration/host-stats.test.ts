@@ -82,6 +82,31 @@ describe('host stats from this machine', () => {
     expect(seen).toEqual([]);
   });
 
+  it('forks no process to sample, round after round (the control center samples every 2 s)', async () => {
+    const dir = await tempDir();
+    const forks = path.join(dir, 'forks.txt');
+    // Before anything loads child_process: every way to start a process writes a line.
+    const spy = path.join(dir, 'spy.cjs');
+    await writeFile(
+      spy,
+      `const cp = require('node:child_process'); const { appendFileSync } = require('node:fs');
+       for (const name of ['exec', 'execSync', 'execFile', 'execFileSync', 'spawn', 'spawnSync', 'fork']) {
+         const original = cp[name];
+         cp[name] = function (...args) { appendFileSync(${JSON.stringify(forks)}, name + ' ' + String(args[0]) + '\\n'); return original.apply(this, args); };
+       }`,
+    );
+    const script = `
+      const { HostStatsSampler } = await import(${JSON.stringify(BUILT_MODULE)});
+      const host = new HostStatsSampler({ diskPath: '/tmp' });
+      for (let round = 0; round < 3; round += 1) console.log(JSON.stringify(await host.sampleOnce()));
+    `;
+    const run = await execa('node', ['--require', spy, '--input-type=module', '-e', script], { timeout: 20_000 });
+    const rounds = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as HostStats);
+    expect(rounds).toHaveLength(3);
+    for (const stats of rounds) expectSane(stats);
+    expect(await readFile(forks, 'utf8').catch(() => '')).toBe('');
+  });
+
   it('does not keep the process alive, and loads systeminformation only when it samples', async () => {
     const dir = await tempDir();
     const trace = path.join(dir, 'imports.txt');
