@@ -516,6 +516,8 @@ export class ControlCenterService implements ControlCenter {
     this.unsubscribers.push(this.stats.subscribe((snapshot) => {
       this.statsSnapshot = snapshot;
       this.schedulePublish();
+      // The host's figures on the same beat: one frame every round, not two (the host's own timer then skips).
+      this.host.sampleOnce().catch(() => undefined);
     }));
     void this.startSupervisor(reconciler);
     const firstPass = (): void => {

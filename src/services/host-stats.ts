@@ -26,7 +26,10 @@ function loadSystemInformation(): Promise<SystemInformation> {
 /**
  * Samples the host's CPU, memory and one disk on an interval. Like the
  * container StatsSampler, a round still running when the next is due makes
- * that one skip, never queue. The timer does not keep the process alive.
+ * that one skip, never queue; so does a round taken less than an interval
+ * ago (the control center samples the host with each container stats round,
+ * so that both reach the screen in one frame). The timer does not keep the
+ * process alive.
  */
 export class HostStatsSampler {
   readonly intervalMs: number;
@@ -77,6 +80,8 @@ export class HostStatsSampler {
 
   private tick(): void {
     if (this.inFlight) return;
+    // Sampled less than an interval ago (by sampleOnce, on another's beat): the figures are fresh, and a frame is saved.
+    if (this.current && Date.now() - this.current.time < this.intervalMs) return;
     this.sampleOnce().catch((error: unknown) => this.onError(error));
   }
 

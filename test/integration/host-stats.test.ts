@@ -74,6 +74,23 @@ describe('host stats from this machine', () => {
     unsubscribe();
   });
 
+  it('skips its own round when one was taken less than an interval ago, so another beat can carry it', async () => {
+    const host = sampler({ diskPath: tmpdir(), intervalMs: 1_000 });
+    const seen: HostStats[] = [];
+    host.subscribe((stats) => seen.push(stats));
+    await host.sampleOnce();
+    // Its first tick comes at once: the round just taken is fresh, so it is skipped.
+    host.start();
+    for (let beat = 0; beat < 6; beat += 1) {
+      await sleep(200);
+      await host.sampleOnce();
+    }
+    expect(seen).toHaveLength(7);
+    // Nobody else samples: its own timer does again.
+    await sleep(2_300);
+    expect(seen.length).toBeGreaterThanOrEqual(8);
+  });
+
   it('stops telling a listener that unsubscribed', async () => {
     const host = sampler({ diskPath: tmpdir() });
     const seen: HostStats[] = [];
