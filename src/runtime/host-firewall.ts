@@ -143,7 +143,9 @@ export class HostFirewall {
     for (const [chain, builtIn] of Object.entries(CHAINS) as Array<[Chain, string]>) {
       const listed = await this.iptables('-S', chain).catch(() => undefined);
       if (!listed) return 'the host firewall needs iptables';
-      if (listed.exitCode !== 0 && (await this.iptables('-N', chain)).exitCode !== 0) return `iptables refused to create the ${chain} chain`;
+      // Another berth may have made it between the two calls: it is there, which is what counts.
+      const made = async () => (await this.iptables('-N', chain)).exitCode === 0 || (await this.iptables('-S', chain)).exitCode === 0;
+      if (listed.exitCode !== 0 && !(await made())) return `iptables refused to create the ${chain} chain`;
       if (!(await this.jumpFirst(chain))) return `iptables refused to send ${builtIn} through ${chain} first`;
     }
     return undefined;

@@ -24,7 +24,7 @@ import type { ChangedFile, ChatEvent, TranscriptEntry, TurnOutcome, TurnUsage } 
 import { addUsage, NO_USAGE, splitToolRules } from '../domain/chat.js';
 import { BerthError, messageOf } from '../domain/errors.js';
 import type { Project } from '../domain/project.js';
-import { agentConfigDirOf, CONTAINER_WORKSPACE } from '../domain/container-spec.js';
+import { AGENT_CONFIG_DIR, agentConfigDirOf, CONTAINER_WORKSPACE } from '../domain/container-spec.js';
 import { settingMs, settingsForProject, type Settings, type SettingValue } from '../domain/settings.js';
 import { changedSince, snapshotWorkspace, type WorkspaceSnapshot } from '../runtime/changed-files.js';
 import type { AuditLog } from '../store/audit-log.js';
@@ -318,6 +318,8 @@ export class ChatService {
         await adapter.prepareInteractive(agentConfigDirOf(this.deps.paths.home, projectName), { workspace: CONTAINER_WORKSPACE, apiKey: place.credentials.apiKey });
       }
       const env: Record<string, string> = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials), [RUN_MARKER]: claim.marker };
+      // A container made before the spec set it keeps the CLI's config on its tmpfs home: this TUI reads the one berth readied.
+      if (project.mode === 'container') env.CLAUDE_CONFIG_DIR = AGENT_CONFIG_DIR;
       // On the host, the CLI the live session runs: found on the daemon's PATH, not the client's.
       const hostPath = this.env().PATH;
       if (project.mode === 'workspace' && hostPath !== undefined) env.PATH = hostPath;

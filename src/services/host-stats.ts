@@ -26,7 +26,7 @@ function loadSystemInformation(): Promise<SystemInformation> {
 /**
  * Samples the host's CPU, memory and one disk on an interval. Like the
  * container StatsSampler, a round still running when the next is due makes
- * that one skip, never queue; so does a round taken less than an interval
+ * that one skip, never queue; so does a round taken less than two intervals
  * ago (the control center samples the host with each container stats round,
  * so that both reach the screen in one frame). The timer does not keep the
  * process alive.
@@ -39,7 +39,7 @@ export class HostStatsSampler {
   private current: HostStats | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<HostStats> | undefined;
-  private cpuBefore: CpuTimes | undefined;
+  private cpuBefore: CpuTimes[] | undefined;
 
   constructor(options: HostStatsSamplerOptions) {
     this.intervalMs = options.intervalMs ?? 2_000;
@@ -80,8 +80,8 @@ export class HostStatsSampler {
 
   private tick(): void {
     if (this.inFlight) return;
-    // Sampled less than an interval ago (by sampleOnce, on another's beat): the figures are fresh, and a frame is saved.
-    if (this.current && Date.now() - this.current.time < this.intervalMs) return;
+    // Sampled within two intervals (by sampleOnce, on another's beat, which may be slower than ours): fresh enough, and a frame is saved.
+    if (this.current && Date.now() - this.current.time < 2 * this.intervalMs) return;
     this.sampleOnce().catch((error: unknown) => this.onError(error));
   }
 
@@ -89,12 +89,10 @@ export class HostStatsSampler {
     const si = await loadSystemInformation();
     const [memory, disk] = await Promise.all([si.mem(), existingAncestor(this.diskPath).then(diskUsage)]);
     const times = cpuTimes();
-    // The load since the previous round (since boot on the first).
-    const busy = times.busy - (this.cpuBefore?.busy ?? 0);
-    const total = times.total - (this.cpuBefore?.total ?? 0);
+    const load = loadBetween(this.cpuBefore, times);
     this.cpuBefore = times;
     const stats: HostStats = {
-      cpuPercent: clampPercent(total > 0 ? (100 * busy) / total : 0),
+      cpuPercent: clampPercent(load),
       // `active` leaves out buffers and page cache, which the kernel gives back on demand.
       memoryUsed: memory.active,
       memoryTotal: memory.total,
@@ -131,25 +129,39 @@ async function existingAncestor(target: string): Promise<string> {
   }
 }
 
-interface CpuTimes {
+export interface CpuTimes {
   busy: number;
   total: number;
 }
 
 /**
- * All cores' time since boot, busy and in all, as the kernel counts it
+ * Each core's time since boot, busy and in all, as the kernel counts it
  * (os.cpus(), read in-process: systeminformation's currentLoad forks
  * `sh -c 'cat /proc/stat | grep cpu'` on every call, and waits for it).
  */
-function cpuTimes(): CpuTimes {
+function cpuTimes(): CpuTimes[] {
+  return cpus().map(({ times }) => {
+    const total = times.user + times.nice + times.sys + times.irq + times.idle;
+    return { busy: total - times.idle, total };
+  });
+}
+
+/**
+ * The busy share, in %, of the cores' time between two readings (since boot
+ * without a first one). A core counts only when it is in both and its
+ * counters went forward: one brought online or taken offline meanwhile
+ * (hotplug) would add its whole history, or take it away.
+ */
+export function loadBetween(before: readonly CpuTimes[] | undefined, after: readonly CpuTimes[]): number {
   let busy = 0;
   let total = 0;
-  for (const { times } of cpus()) {
-    const all = times.user + times.nice + times.sys + times.irq + times.idle;
-    total += all;
-    busy += all - times.idle;
-  }
-  return { busy, total };
+  after.forEach((core, index) => {
+    const previous = before === undefined ? { busy: 0, total: 0 } : before[index];
+    if (previous === undefined || core.total < previous.total || core.busy < previous.busy) return;
+    busy += core.busy - previous.busy;
+    total += core.total - previous.total;
+  });
+  return total > 0 ? (100 * busy) / total : 0;
 }
 
 function clampPercent(value: number): number {

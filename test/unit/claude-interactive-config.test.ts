@@ -3,7 +3,8 @@
  * for a container's agent: what the CLI needs (proven against the real TUI in
  * test/integration/daemon-container.test.ts), and nothing of the rest lost.
  */
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { answerFirstRunPrompts, withPromptsAnswered } from '../../src/agents/claude/interactive-config.js';
@@ -54,6 +55,22 @@ describe('answerFirstRunPrompts', () => {
     expect(written).toMatchObject({ numStartups: 3, hasCompletedOnboarding: true });
     expect((await stat(path.join(folder, '.claude.json'))).mode & 0o777).toBe(0o600);
     expect(await readdir(folder)).toEqual(['.claude.json']);
+  });
+
+  it('never follows a link the agent put in its folder, nor reads a file that is not regular', async () => {
+    const folder = await tempDir('berth-agent-config-');
+    const hostFile = path.join(await tempDir('berth-host-'), 'credentials.json');
+    await writeFile(hostFile, JSON.stringify({ primaryApiKey: 'sk-host-secret' }));
+    await symlink(hostFile, path.join(folder, '.claude.json'));
+    const linked = await answerFirstRunPrompts(folder, { workspace: '/workspace' }).catch((error: unknown) => error);
+    expect((linked as Error).message).toMatch(/^cannot open the agent's own TUI: .*\.claude\.json is a symbolic link; move it away and try again$/);
+    expect(await readFile(hostFile, 'utf8')).toBe(JSON.stringify({ primaryApiKey: 'sk-host-secret' }));
+    expect(await readdir(folder)).toEqual(['.claude.json']);
+
+    await rm(path.join(folder, '.claude.json'));
+    await execa('mkfifo', [path.join(folder, '.claude.json')]);
+    const fifo = await answerFirstRunPrompts(folder, { workspace: '/workspace' }).catch((error: unknown) => error);
+    expect((fifo as Error).message).toMatch(/\.claude\.json is not a regular file; move it away/);
   });
 
   it('refuses a config that is not a JSON object in one line, and leaves it as it was', async () => {

@@ -9,7 +9,9 @@
  * the container's, and the container is what confines the agent).
  * The user's own config on the host is never written.
  */
-import { chmod, chown, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { BerthError } from '../../domain/errors.js';
 
@@ -61,30 +63,59 @@ export function withPromptsAnswered(config: Json, start: InteractiveStart): Json
  * renamed over it) and owned as the folder is, so the agent keeps writing it;
  * where berth cannot give it away (not root), a folder open to others (as
  * berth leaves it for an agent of another uid) gets a file open as it is.
+ *
+ * The agent can write in that folder: a link it put there is never followed
+ * (berth may run as root, and the link could name any file of the host). The
+ * config is read only as a regular file, and the temporary file is made anew
+ * (O_EXCL, a random name) and changed through its own descriptor.
  */
 export async function answerFirstRunPrompts(configDir: string, start: InteractiveStart): Promise<void> {
   const file = path.join(configDir, CONFIG_FILE);
-  let current: Json = {};
-  try {
-    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
-    current = objectOf(parsed);
-    if (current !== parsed) throw new SyntaxError('not a JSON object');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new BerthError(`cannot open the agent's own TUI: ${file} is not valid (${(error as Error).message}); move it away and try again`);
-    }
-  }
-  const folder = await stat(configDir);
+  const current = await readConfig(file);
+  const folder = await lstat(configDir);
+  if (!folder.isDirectory()) throw new BerthError(`cannot open the agent's own TUI: ${configDir} is not a folder`);
   const asRoot = process.getuid?.() === 0;
   const mode = !asRoot && (folder.mode & 0o007) !== 0 ? 0o666 : 0o600;
-  const temporary = `${file}.berth-${process.pid}`;
+  const temporary = `${file}.berth-${randomBytes(8).toString('hex')}`;
+  const handle = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    await writeFile(temporary, `${JSON.stringify(withPromptsAnswered(current, start), null, 2)}\n`, { mode });
-    await chmod(temporary, mode);
-    if (asRoot) await chown(temporary, folder.uid, folder.gid);
+    await handle.writeFile(`${JSON.stringify(withPromptsAnswered(current, start), null, 2)}\n`);
+    await handle.chmod(mode);
+    if (asRoot) await handle.chown(folder.uid, folder.gid);
+    await handle.close();
+    // rename replaces whatever is at `file`, a link included, without following it.
     await rename(temporary, file);
   } catch (error) {
+    await handle.close().catch(() => undefined);
     await rm(temporary, { force: true });
     throw error;
+  }
+}
+
+/** The config as a JSON object: {} when there is none; a one-line error for a link, a non-file, unreadable or invalid content. */
+async function readConfig(file: string): Promise<Json> {
+  const refuse = (why: string) => new BerthError(`cannot open the agent's own TUI: ${file} ${why}; move it away and try again`);
+  let handle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return {};
+    if (code === 'ELOOP') throw refuse('is a symbolic link');
+    throw refuse(`cannot be read (${code ?? (error as Error).message})`);
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw refuse('is not a regular file');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await handle.readFile('utf8'));
+    } catch (error) {
+      throw refuse(`is not valid (${(error as Error).message})`);
+    }
+    const config = objectOf(parsed);
+    if (config !== parsed) throw refuse('is not valid (not a JSON object)');
+    return config;
+  } finally {
+    await handle.close();
   }
 }
