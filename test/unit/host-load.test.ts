@@ -18,7 +18,7 @@ describe('loadBetween', () => {
     const before = [{ busy: 100, total: 1_000 }];
     // Core 1 came online with its history since boot: it would read as 90% busy at once.
     expect(loadBetween(before, [{ busy: 110, total: 1_100 }, { busy: 9_000, total: 10_000 }])).toBe(10);
-    // Counters that went back (another core now at that index) are no interval.
-    expect(loadBetween([{ busy: 500, total: 5_000 }, { busy: 100, total: 1_000 }], [{ busy: 120, total: 1_200 }])).toBe(0);
+    // Counters that went back (another core now at that index) are no interval; the other core still counts.
+    expect(loadBetween([{ busy: 500, total: 5_000 }, { busy: 100, total: 1_000 }], [{ busy: 120, total: 1_200 }, { busy: 150, total: 1_100 }])).toBe(50);
   });
 });
