@@ -37,11 +37,13 @@ export interface AgentAdapter {
   /** The argv of the agent's own interactive TUI on the conversation `sessionId` (a new one of that id when `newConversation`). */
   interactiveCommandLine(request: AgentSessionRequest & { sessionId: string }, newConversation: boolean): string[];
   /**
-   * Readies the agent's config in `configDir` (where berth keeps it, the
-   * container's) so that its interactive TUI opens on the conversation without
-   * first-run prompts; `workspace` is the folder as the agent sees it.
+   * Readies the agent's config in `hostDir` (where berth keeps it, mounted
+   * at `start.configDir` in the container) so that its interactive TUI opens
+   * on the conversation without first-run prompts; `workspace` is the folder
+   * as the agent sees it. Resolves with what the TUI's environment needs to
+   * read that config.
    */
-  prepareInteractive(configDir: string, start: { workspace: string; apiKey?: string }): Promise<void>;
+  prepareInteractive(hostDir: string, start: { workspace: string; configDir: string; apiKey?: string }): Promise<Record<string, string>>;
   /** berth's side of a live session's protocol, spoken over the process's stdio. */
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession;
 }

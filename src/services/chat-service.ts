@@ -313,13 +313,12 @@ export class ChatService {
       if (!project.sessionId) await this.deps.projects.record(projectName, { sessionId });
       const { adapter } = this.deps;
       const argv = adapter.interactiveCommandLine({ ...sessionRequest(project, sessionId, settings), sessionId }, !project.sessionId);
+      const env: Record<string, string> = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials), [RUN_MARKER]: claim.marker };
       // In the container the agent's config is berth's to ready; on the host it is the user's own.
       if (project.mode === 'container') {
-        await adapter.prepareInteractive(agentConfigDirOf(this.deps.paths.home, projectName), { workspace: CONTAINER_WORKSPACE, apiKey: place.credentials.apiKey });
+        const start = { workspace: CONTAINER_WORKSPACE, configDir: AGENT_CONFIG_DIR, apiKey: place.credentials.apiKey };
+        Object.assign(env, await adapter.prepareInteractive(agentConfigDirOf(this.deps.paths.home, projectName), start));
       }
-      const env: Record<string, string> = { ...agentSwitches(this.env()), ...adapter.environment(place.credentials), [RUN_MARKER]: claim.marker };
-      // A container made before the spec set it keeps the CLI's config on its tmpfs home: this TUI reads the one berth readied.
-      if (project.mode === 'container') env.CLAUDE_CONFIG_DIR = AGENT_CONFIG_DIR;
       // On the host, the CLI the live session runs: found on the daemon's PATH, not the client's.
       const hostPath = this.env().PATH;
       if (project.mode === 'workspace' && hostPath !== undefined) env.PATH = hostPath;

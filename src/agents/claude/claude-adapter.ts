@@ -84,8 +84,10 @@ export class ClaudeCodeAdapter implements AgentAdapter {
     return [...argv, ...conversationOptions(newConversation ? { ...request, sessionId: null } : request)];
   }
 
-  prepareInteractive(configDir: string, start: InteractiveStart): Promise<void> {
-    return answerFirstRunPrompts(configDir, start);
+  async prepareInteractive(hostDir: string, start: InteractiveStart & { configDir: string }): Promise<Record<string, string>> {
+    await answerFirstRunPrompts(hostDir, start);
+    // A container made before its spec set it would keep the CLI's config on its tmpfs home.
+    return { CLAUDE_CONFIG_DIR: start.configDir };
   }
 
   createSession(input: AgentInput, options: AgentSessionOptions): AgentSession {
