@@ -12,11 +12,12 @@ import { messageOf } from '../domain/errors.js';
 import { workspaceShell } from '../runtime/workspace-shell.js';
 import type { IsolationMode } from '../domain/project.js';
 import type { Settings } from '../domain/settings.js';
-import { answers, type QueuedMessage } from '../daemon/protocol.js';
+import { answers, type QueuedMessage, type WireSnapshot } from '../daemon/protocol.js';
 import type { BerthContext } from '../services/context.js';
 import type { NetworkView } from '../services/control-center.js';
 import type { ControlCenter, ControlCenterSnapshot, ConversationView, StatusMessage } from '../services/control-center-state.js';
 import type { DaemonClient } from './daemon-client.js';
+import { StatsHistories } from './stats-histories.js';
 
 /** Streamed text and events wait this long to be drawn together. */
 const PUBLISH_DELAY_MS = 40;
@@ -28,12 +29,13 @@ const MAX_RECONNECT_MS = 10_000;
 class WaitingForDaemon extends Error {}
 
 type Listener = (snapshot: ControlCenterSnapshot) => void;
-type WireSnapshot = Omit<ControlCenterSnapshot, 'conversations'>;
+type Wire = Omit<ControlCenterSnapshot, 'conversations'>;
 
 export class RemoteControlCenter implements ControlCenter {
   private readonly listeners = new Set<Listener>();
   private readonly entryListeners = new Set<(project: string, entry: TranscriptEntry) => void>();
-  private wire: WireSnapshot;
+  private wire: Wire;
+  private readonly histories = new StatsHistories();
   private readonly conversations = new Map<string, ConversationView>();
   /** Events that came while a conversation's transcript was being read. */
   private readonly pending = new Map<string, TranscriptEntry[]>();
@@ -119,7 +121,8 @@ export class RemoteControlCenter implements ControlCenter {
 
   private onEvent(event: string, data: unknown): void {
     if (event === 'snapshot') {
-      this.wire = data as WireSnapshot;
+      const wire = data as WireSnapshot;
+      this.wire = { ...wire, projects: this.histories.fill(wire.projects) };
       // The first is the first frame: drawn at once, not after the publish delay.
       if (this.current.projects.length === 0) this.current = this.build();
       this.firstSnapshot();

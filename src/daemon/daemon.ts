@@ -16,7 +16,8 @@ import type { ChatService, TurnSummary } from '../services/chat-service.js';
 import { ControlCenterService } from '../services/control-center.js';
 import type { ControlCenterSnapshot } from '../services/control-center-state.js';
 import { DaemonServer, HttpError, type Route } from './server.js';
-import { PROTOCOL_VERSION, socketPath, type DaemonStatus } from './protocol.js';
+import { PROTOCOL_VERSION, socketPath, type DaemonStatus, type WireProjectStats, type WireSnapshot } from './protocol.js';
+import type { ProjectStats } from '../services/stats-sampler.js';
 
 export interface DaemonOptions {
   version: string;
@@ -122,7 +123,7 @@ export class Daemon {
     if (this.snapshotTimer) return;
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined;
-      this.server.broadcast('snapshot', wireSnapshot(this.service.snapshot()));
+      this.server.broadcast('snapshot', wireSnapshot(this.service.snapshot(), { history: false }));
     }, SNAPSHOT_MS);
   }
 
@@ -161,7 +162,7 @@ export class Daemon {
         handler: async ({ stream }) => {
           const events = stream();
           this.server.follow(events);
-          events.send('snapshot', wireSnapshot(this.service.snapshot()));
+          events.send('snapshot', wireSnapshot(this.service.snapshot(), { history: true }));
           for (const session of this.chat?.sessionStatuses() ?? []) events.send('queue', { project: session.project, queued: session.queued });
         },
       },
@@ -309,10 +310,15 @@ export class Daemon {
   }
 }
 
-/** The dashboard's state as it goes over the wire: the conversations are each client's own. */
-export function wireSnapshot(snapshot: ControlCenterSnapshot): Omit<ControlCenterSnapshot, 'conversations'> {
+/** The dashboard's state as it goes over the wire (see WireSnapshot): the stats' history only in a stream's first. */
+export function wireSnapshot(snapshot: ControlCenterSnapshot, { history }: { history: boolean }): WireSnapshot {
   const { conversations: _conversations, ...rest } = snapshot;
-  return rest;
+  if (history) return rest;
+  return { ...rest, projects: rest.projects.map((view) => (view.stats ? { ...view, stats: newestOnly(view.stats) } : view)) };
+}
+
+function newestOnly({ history: _history, ...stats }: ProjectStats): WireProjectStats {
+  return stats;
 }
 
 /** An answer as a client sends it: `allow`, and `always`, `answers` or `message`; 400 for anything else. */

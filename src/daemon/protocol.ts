@@ -8,9 +8,12 @@
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import path from 'node:path';
+import type { StatsSample } from '../runtime/types.js';
+import type { ControlCenterSnapshot, ProjectView } from '../services/control-center-state.js';
+import type { ProjectStats } from '../services/stats-sampler.js';
 
 /** Bumped on any change a client of the previous version would misread. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The request header that carries the client's protocol version (and its berth version). */
 export const PROTOCOL_HEADER = 'berth-protocol';
@@ -70,7 +73,7 @@ export interface QueuedMessage {
 
 /** The events of GET /v1/events, each an SSE event of that name with JSON data. */
 export type DaemonEvent =
-  /** The dashboard's state: the whole of it, whenever it changed (throttled). */
+  /** The dashboard's state, whenever it changed (throttled): a WireSnapshot. */
   | { event: 'snapshot'; data: unknown }
   /** A transcript entry of a project's turn, once written. */
   | { event: 'chat'; data: { project: string; entry: unknown } }
@@ -121,3 +124,17 @@ export function answers(socket: string): Promise<boolean> {
     probe.once('error', () => resolve(false));
   });
 }
+
+/**
+ * The dashboard's state as it goes over the wire. The conversations are each
+ * client's own. A container's stats carry their history only in the first
+ * snapshot of a stream; later ones carry the newest sample, which the client
+ * adds to what it has: with 50 containers the histories are about 440 KB of
+ * JSON, the newest samples about 20 KB, and a snapshot goes out every round.
+ */
+export interface WireSnapshot extends Omit<ControlCenterSnapshot, 'conversations' | 'projects'> {
+  projects: readonly WireProjectView[];
+}
+
+export type WireProjectView = Omit<ProjectView, 'stats'> & { stats?: WireProjectStats };
+export type WireProjectStats = Omit<ProjectStats, 'history'> & { history?: readonly StatsSample[] };

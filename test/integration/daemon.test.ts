@@ -18,7 +18,7 @@ import { BERTH_BIN, runBerth } from '../helpers/berth-cli.js';
 import { daemonCall, daemonStatus, stopDaemonOf } from '../helpers/daemon.js';
 import { processesRunning, waitFor } from '../helpers/processes.js';
 import { useWorkspaceChat, type Entry } from '../helpers/workspace-chat.js';
-import { socketPath } from '../../src/daemon/protocol.js';
+import { PROTOCOL_VERSION, socketPath } from '../../src/daemon/protocol.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -105,10 +105,10 @@ describe('the berth daemon (workspace mode)', () => {
     expect(other.status).toBe(409);
     const error = (other.body as { error: string }).error;
     expect(error).not.toContain('\n');
-    expect(error).toMatch(/speaks protocol 1 .* this client protocol 999 \(berth 9\.9\.9\)/);
+    expect(error).toMatch(new RegExp(`speaks protocol ${PROTOCOL_VERSION} .* this client protocol 999 \\(berth 9\\.9\\.9\\)`));
 
     const curl = await execa('curl', ['-s', '--unix-socket', socket, 'http://berth/v1/status'], { reject: false });
-    expect(JSON.parse(curl.stdout)).toMatchObject({ protocol: 1 });
+    expect(JSON.parse(curl.stdout)).toMatchObject({ protocol: PROTOCOL_VERSION });
   });
 
   it('streams text deltas before the turn ends', async () => {

@@ -135,7 +135,8 @@ export function DashboardScreen(props: DashboardScreenProps) {
   return (
     <Box flexDirection="column" width={columns} height={rows}>
       <Header width={columns} version={props.version} engine={snapshot.engine} {...(snapshot.host && { host: snapshot.host })} waiting={waitingProjects(snapshot).size} />
-      <Box flexDirection="column" height={bodyHeight} overflow="hidden">
+      {/* The list and the details fit themselves; only an overlay is clipped (a clip costs Ink a slice of every line, every frame). */}
+      <Box flexDirection="column" height={bodyHeight} {...(overlay && { overflow: 'hidden' as const })}>
         {body}
       </Box>
       {bottom}

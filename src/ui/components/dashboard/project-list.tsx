@@ -43,8 +43,10 @@ export function ProjectList({ projects, selected, width, height, focused, now, e
   const titles = titleLine(columns);
   const header = position && width > position.length + 1 ? `${fit(titles.trimEnd(), width - position.length - 1)} ${position}` : fit(titles, width);
 
+  // No clipping box: every row is cut to the width and the rows to the height already,
+  // and a clip would make Ink slice every line of every frame again.
   return (
-    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+    <Box flexDirection="column" width={width} height={height}>
       <Text bold wrap="truncate-end">
         {header}
       </Text>
@@ -221,7 +223,8 @@ export const ProjectRow = memo(function ProjectRow(props: ProjectRowProps) {
       <Text color={theme.color('accent')}>{props.spark}</Text>
       {props.memory}
       {props.active}
-      <Text color={props.turnTone ? theme.color(props.turnTone) : undefined}>{props.turn}</Text>
+      {/* Padded to the edge only where the inverse bar shows it: Ink works through every space of every frame. */}
+      <Text color={props.turnTone ? theme.color(props.turnTone) : undefined}>{selected ? props.turn : props.turn.trimEnd()}</Text>
     </Text>
   );
 });
