@@ -24,7 +24,8 @@ interface Contender {
 async function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [program, ...args] = argv;
   const started = performance.now();
-  const result = await execa(program!, args, { env, stdin: 'ignore', reject: false });
+  // The environment as given: execa would add back what main() left out of it.
+  const result = await execa(program!, args, { env, extendEnv: false, stdin: 'ignore', reject: false });
   const elapsed = performance.now() - started;
   if (result.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${result.exitCode}): ${result.stderr}`);
   return elapsed;

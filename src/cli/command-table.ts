@@ -53,7 +53,7 @@ export const COMMANDS: CommandSpec[] = [
     args: [],
     options: { json },
     summary: 'list projects',
-    load: async () => (await import('./project-commands.js')).listProjects,
+    load: async () => (await import('./project-list-command.js')).listProjects,
   },
   {
     words: ['project', 'show'],

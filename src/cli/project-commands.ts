@@ -14,24 +14,6 @@ export const addProject: CommandHandler = async ({ args, options }) => {
   printLine(`added project ${project.name} (${project.mode}) at ${project.path}`);
 };
 
-export const listProjects: CommandHandler = async ({ options }) => {
-  const projects = await createContext().projects.list();
-  if (options.json) {
-    printJson(
-      projects.map(({ name, path, mode, state, lastActive, createdAt, settings }) => ({ name, path, mode, state, lastActive, createdAt, settings: settings ?? {} })),
-    );
-    return;
-  }
-  if (projects.length === 0) {
-    printLine('no projects yet: add one with berth project add <name>');
-    return;
-  }
-  printTable(
-    ['NAME', 'MODE', 'STATE', 'LAST ACTIVE', 'PATH'],
-    projects.map((project) => [project.name, project.mode, project.state, formatAgo(project.lastActive), project.path]),
-  );
-};
-
 export const removeProject: CommandHandler = async ({ args, options, global }) => {
   const [name] = args as [string];
   const context = createContext();

@@ -1,12 +1,10 @@
 import { checkRule } from '../domain/approvals.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { BerthError } from '../domain/errors.js';
 import { isLifecycleState } from '../domain/lifecycle.js';
 import { PROJECT_NAME_PATTERN, checkProjectName, hasControlCharacters, isIsolationMode, quote, type Project } from '../domain/project.js';
 import { checkProjectSettings } from '../domain/settings.js';
-import { withFileLock } from './file-lock.js';
 import { writing } from './write-error.js';
 
 const FORMAT_VERSION = 1;
@@ -36,6 +34,8 @@ export class ProjectRegistry {
 
   /** Runs `change` on the current projects under the lock, then saves them. */
   async update<T>(change: (projects: Project[]) => T | Promise<T>): Promise<T> {
+    // Loaded here, not at import: they bring node:crypto and worker_threads, which reading the registry (`project ls`) never needs.
+    const [{ withFileLock }, { default: writeFileAtomic }] = await Promise.all([import('./file-lock.js'), import('write-file-atomic')]);
     await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
     return withFileLock(this.file, async () => {
       const registry = await this.read();

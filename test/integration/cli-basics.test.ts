@@ -146,9 +146,13 @@ describe('start-up cost of --version and --help', () => {
     expect(loaded.filter((source) => /node_modules\/(ink|react|dockerode|execa|conf)\//.test(source))).toEqual([]);
   });
 
-  it('the project commands do not load the TUI or the engine either', async () => {
-    const loaded = await sourcesLoadedBy(['project', 'ls']);
-    expect(loaded).toContain('dist/cli/project-commands.js');
-    expect(loaded.filter((source) => /node_modules\/(ink|react|dockerode)\//.test(source))).toEqual([]);
+  it('the project commands do not load the TUI or the engine either; project ls, a reader, not even the lock', async () => {
+    const listed = await sourcesLoadedBy(['project', 'ls']);
+    expect(listed).toContain('dist/cli/project-list-command.js');
+    expect(listed.filter((source) => /node_modules\/(ink|react|dockerode|execa|conf|write-file-atomic)\/|dist\/store\/file-lock\.js|dist\/services\//.test(source))).toEqual([]);
+    const added = await sourcesLoadedBy(['project', 'add', 'web']);
+    expect(added).toContain('dist/cli/project-commands.js');
+    expect(added).toContain('dist/store/file-lock.js');
+    expect(added.filter((source) => /node_modules\/(ink|react|dockerode)\//.test(source))).toEqual([]);
   });
 });
