@@ -50,6 +50,8 @@ import { TmuxTerminal } from './tmux-terminal.js';
 import { BERTH_BIN, cleanUpOnce, median, numberFromEnv } from './tui-support.js';
 
 const rounds = Number(process.argv[2] ?? numberFromEnv('BENCH_ROUNDS', 7));
+/** BENCH_ONLY=second,first,daemon,tui (any of them): the variants to run; all by default. */
+const only = new Set((process.env.BENCH_ONLY ?? 'second,first,daemon,tui').split(',').map((name) => name.trim()));
 const MESSAGE = 'Say hello.';
 const REPLY = 'Hello from the fake Messages API.';
 const RUN_TIMEOUT_MS = 60_000;
@@ -120,63 +122,71 @@ async function main(): Promise<void> {
     const benches: Bench[] = [];
 
     // Second turn: one home whose daemon and live agent run (a first turn, untimed), and a conversation of the CLI's own.
-    const second: Bench = { title: 'second turn, message to first text delta', target: 0.5, berth: { name: 'berth, live session', runs: [] }, cli: { name: 'claude -p --resume', runs: [] } };
-    {
-      const { home, refFolder } = await newHome('second');
-      await berthTurn(home, false);
-      const first = await execa(claudeBinary, ['-p', '--output-format', 'json', '--', MESSAGE], { cwd: refFolder, env, extendEnv: false });
-      const sessionId = (JSON.parse(first.stdout) as { session_id: string }).session_id;
-      console.log(`second turn: ${rounds} rounds…`);
-      for (let round = 0; round < rounds; round += 1) {
-        const pair = [() => berthTurn(home, false).then((run) => second.berth.runs.push(run)), () => cliTurn(refFolder, ['--resume', sessionId]).then((run) => second.cli.runs.push(run))];
-        for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+    if (only.has('second')) {
+      const second: Bench = { title: 'second turn, message to first text delta', target: 0.5, berth: { name: 'berth, live session', runs: [] }, cli: { name: 'claude -p --resume', runs: [] } };
+      {
+        const { home, refFolder } = await newHome('second');
+        await berthTurn(home, false);
+        const first = await execa(claudeBinary, ['-p', '--output-format', 'json', '--', MESSAGE], { cwd: refFolder, env, extendEnv: false });
+        const sessionId = (JSON.parse(first.stdout) as { session_id: string }).session_id;
+        console.log(`second turn: ${rounds} rounds…`);
+        for (let round = 0; round < rounds; round += 1) {
+          const pair = [() => berthTurn(home, false).then((run) => second.berth.runs.push(run)), () => cliTurn(refFolder, ['--resume', sessionId]).then((run) => second.cli.runs.push(run))];
+          for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+        }
       }
+      benches.push(second);
     }
-    benches.push(second);
 
     // First turn: a fresh home each round, no daemon; the CLI in a fresh folder of that home.
-    const first: Bench = { title: 'first turn, message to first text delta', target: 1.05, berth: { name: 'berth, no daemon yet', runs: [] }, cli: { name: 'claude -p', runs: [] }, nodeStarts: [] };
-    console.log(`first turn: ${rounds} rounds…`);
-    for (let round = 0; round < rounds; round += 1) {
-      const { home, refFolder } = await newHome(`first-${round}`);
-      const pair = [() => berthTurn(home, true).then((run) => first.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => first.cli.runs.push(run))];
-      for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
-      first.nodeStarts!.push(await nodeStart(env));
-      await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: { ...env, BERTH_HOME: home }, extendEnv: false });
+    if (only.has('first')) {
+      const first: Bench = { title: 'first turn, message to first text delta', target: 1.05, berth: { name: 'berth, no daemon yet', runs: [] }, cli: { name: 'claude -p', runs: [] }, nodeStarts: [] };
+      console.log(`first turn: ${rounds} rounds…`);
+      for (let round = 0; round < rounds; round += 1) {
+        const { home, refFolder } = await newHome(`first-${round}`);
+        const pair = [() => berthTurn(home, true).then((run) => first.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => first.cli.runs.push(run))];
+        for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+        first.nodeStarts!.push(await nodeStart(env));
+        await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: { ...env, BERTH_HOME: home }, extendEnv: false });
+      }
+      benches.push(first);
     }
-    benches.push(first);
 
     // First turn with the daemon running: a fresh home each round, its daemon started (untimed), no live agent yet.
-    const firstLive: Bench = { title: 'first turn with the daemon running, message to first text delta', target: 1.05, berth: { name: 'berth, daemon running', runs: [] }, cli: { name: 'claude -p', runs: [] }, nodeStarts: [] };
-    console.log(`first turn with the daemon running: ${rounds} rounds…`);
-    for (let round = 0; round < rounds; round += 1) {
-      const { home, refFolder } = await newHome(`first-live-${round}`);
-      const berthEnv = { ...env, BERTH_HOME: home };
-      await execa(process.execPath, [BERTH_BIN, 'daemon', 'restart'], { env: berthEnv, extendEnv: false });
-      const pair = [() => berthTurn(home, false).then((run) => firstLive.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => firstLive.cli.runs.push(run))];
-      for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
-      firstLive.nodeStarts!.push(await nodeStart(env));
-      await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: berthEnv, extendEnv: false });
-    }
-    benches.push(firstLive);
-
-    // First turn in the TUI: a fresh home each round, its daemon running (untimed), the chat opened, the message typed.
-    const tui: Bench = { title: 'first turn in the TUI, Enter to the first text on screen', target: 1.05, berth: { name: 'berth TUI, chat opened', runs: [] }, cli: { name: 'claude -p', runs: [] } };
-    console.log(`first turn in the TUI: ${rounds} rounds…`);
-    const terminal = await TmuxTerminal.start({ columns: 120, rows: 40, cwd: root });
-    try {
+    if (only.has('daemon')) {
+      const firstLive: Bench = { title: 'first turn with the daemon running, message to first text delta', target: 1.05, berth: { name: 'berth, daemon running', runs: [] }, cli: { name: 'claude -p', runs: [] }, nodeStarts: [] };
+      console.log(`first turn with the daemon running: ${rounds} rounds…`);
       for (let round = 0; round < rounds; round += 1) {
-        const { home, refFolder } = await newHome(`tui-${round}`);
+        const { home, refFolder } = await newHome(`first-live-${round}`);
         const berthEnv = { ...env, BERTH_HOME: home };
         await execa(process.execPath, [BERTH_BIN, 'daemon', 'restart'], { env: berthEnv, extendEnv: false });
-        const pair = [() => tuiTurn(terminal, berthEnv).then((run) => tui.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => tui.cli.runs.push(run))];
+        const pair = [() => berthTurn(home, false).then((run) => firstLive.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => firstLive.cli.runs.push(run))];
         for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+        firstLive.nodeStarts!.push(await nodeStart(env));
         await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: berthEnv, extendEnv: false });
       }
-    } finally {
-      await terminal.kill();
+      benches.push(firstLive);
     }
-    benches.push(tui);
+
+    // First turn in the TUI: a fresh home each round, its daemon running (untimed), the chat opened, the message typed.
+    if (only.has('tui')) {
+      const tui: Bench = { title: 'first turn in the TUI, Enter to the first text on screen', target: 1.05, berth: { name: 'berth TUI, chat opened', runs: [] }, cli: { name: 'claude -p', runs: [] } };
+      console.log(`first turn in the TUI: ${rounds} rounds…`);
+      const terminal = await TmuxTerminal.start({ columns: 120, rows: 40, cwd: root });
+      try {
+        for (let round = 0; round < rounds; round += 1) {
+          const { home, refFolder } = await newHome(`tui-${round}`);
+          const berthEnv = { ...env, BERTH_HOME: home };
+          await execa(process.execPath, [BERTH_BIN, 'daemon', 'restart'], { env: berthEnv, extendEnv: false });
+          const pair = [() => tuiTurn(terminal, berthEnv).then((run) => tui.berth.runs.push(run)), () => cliTurn(refFolder, []).then((run) => tui.cli.runs.push(run))];
+          for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
+          await execa(process.execPath, [BERTH_BIN, 'daemon', 'stop', '--force'], { env: berthEnv, extendEnv: false });
+        }
+      } finally {
+        await terminal.kill();
+      }
+      benches.push(tui);
+    }
 
     console.log(`load after: ${loadAverage()}`);
     for (const bench of benches) report(bench);
