@@ -560,8 +560,9 @@ export class ChatService {
       settings = settingsForProject(this.deps.settings().load(), project.settings);
       chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
       if (project.mode === 'container' && !signal.aborted) await ensureContainerRunning(this.deps.runtime, project.name, (text) => turn.emit({ type: 'status', text }));
-      // The agent starts while the workspace is recorded: it acts on nothing before it has the message.
-      if (!signal.aborted) void this.liveAgent(turn, chat, settings, signal, options).catch(() => undefined);
+      // The agent is spawned first, and the workspace recorded while it boots (it acts on nothing before it
+      // has the message): recorded first, git's processes would hold up the spawn the turn waits for.
+      if (!signal.aborted) await this.liveAgent(turn, chat, settings, signal, options).catch(() => undefined);
       snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
         turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
         return undefined;
