@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { reportFigure } from './figures.js';
 import { BERTH_BIN, berth, cleanUpOnce, median, numberFromEnv, projectNames } from './tui-support.js';
 
 const rounds = Number(process.argv[2] ?? numberFromEnv('BENCH_ROUNDS', 15));
@@ -66,6 +67,16 @@ async function main(): Promise<void> {
       const ratio = ms / floorMs;
       const verdict = contenders.includes(contender) ? `  ${ratio <= TARGET ? 'met' : 'missed'}` : '';
       console.log(`  ${contender.name.padEnd(36)} ${ms.toFixed(0).padStart(5)} ms  ${ratio.toFixed(2)}x${verdict}`);
+      const mine = contenders.includes(contender);
+      reportFigure({
+        bench: 'cli-start',
+        what: contender.name,
+        value: ms,
+        unit: 'ms',
+        reference: `node -e 0 ${floorMs.toFixed(0)} ms`,
+        ratio,
+        ...(mine && { target: `at most ${TARGET}x`, met: ratio <= TARGET }),
+      });
     }
   } finally {
     await cleanUp();

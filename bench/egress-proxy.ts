@@ -16,6 +16,7 @@ import { parseHostList } from '../src/domain/egress.js';
 import { defaultSettings, type Settings } from '../src/domain/settings.js';
 import { ContainerRuntime } from '../src/runtime/container-runtime.js';
 import { DockerEngine } from '../src/runtime/docker/docker-engine.js';
+import { reportFigure } from './figures.js';
 
 const IMAGE = process.env.BENCH_IMAGE ?? 'berth-workspace:dev';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
     const url = `http://${address}:${PORT}`;
     const inProject = (argv: string[]) => execIn(async (onStdout) => (await runtime.exec(project, { argv, timeoutMs: 600_000, onStdout })).exitCode);
     const inClient = (argv: string[]) => execIn((onStdout) => execDocker(client, argv, onStdout));
+    let directP50: number | undefined;
     for (const [name, exec, flags] of [
       ['direct, default bridge  ', inClient, ''],
       ['through the proxy (HTTP)', inProject, ''],
@@ -62,6 +64,9 @@ async function main(): Promise<void> {
       const small = await exec(['sh', '-c', CURL_LOOP, 'bench', String(REQUESTS), '%{time_total}', `${url}/small`, flags]);
       const [stream] = await exec(['sh', '-c', CURL_LOOP, 'bench', '1', '%{speed_download}', `${url}/stream`, flags]);
       console.log(`${name}: ${REQUESTS} requests, p50 ${ms(small, 0.5)} ms, p99 ${ms(small, 0.99)} ms; ${(stream! / 1e6).toFixed(0)} MB/s streamed`);
+      const p50 = Number(ms(small, 0.5));
+      if (directP50 === undefined) directP50 = p50;
+      else reportFigure({ bench: 'egress-proxy', what: `curl request ${name.trim()}, p50`, value: p50, unit: 'ms', reference: `direct ${directP50} ms`, ratio: p50 / directP50 });
     }
   } finally {
     await runtime.close();

@@ -46,6 +46,7 @@ import { fileURLToPath } from 'node:url';
 import { answers, socketPath } from '../src/daemon/protocol.js';
 import { prepareClaudeEnv } from '../test/fixtures/claude-env.js';
 import { message, startFakeAnthropic, text, type FakeAnthropic } from '../test/fixtures/fake-anthropic.js';
+import { reportFigure } from './figures.js';
 import { TmuxTerminal } from './tmux-terminal.js';
 import { BERTH_BIN, cleanUpOnce, median, numberFromEnv } from './tui-support.js';
 
@@ -307,6 +308,7 @@ function report(bench: Bench): void {
   const berth = median(sorted(bench.berth.runs.map((run) => run.delta)));
   const cli = median(sorted(bench.cli.runs.map((run) => run.delta)));
   const ratio = berth / cli;
+  reportFigure({ bench: 'live-session', what: `${bench.title} (${bench.berth.name})`, value: berth, unit: 'ms', reference: `${bench.cli.name} ${ms(cli)}`, ratio, target: `at most ${bench.target}x`, met: ratio <= bench.target });
   console.log(`\n${bench.title} (workspace mode, ${bench.berth.runs.length} paired rounds, medians)`);
   for (const side of [bench.berth, bench.cli]) {
     const deltas = side.runs.map((run) => run.delta);

@@ -17,6 +17,7 @@ import { defaultSettings, type Settings } from '../src/domain/settings.js';
 import { ContainerRuntime } from '../src/runtime/container-runtime.js';
 import { DockerEngine } from '../src/runtime/docker/docker-engine.js';
 import type { RuntimeProject } from '../src/runtime/types.js';
+import { reportFigure } from './figures.js';
 
 const IMAGE = process.env.BENCH_IMAGE ?? 'berth-workspace:dev';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 200);
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
 
     // The baseline: the same target listening on the gateway address itself, as if it needed no relay.
     const direct = await startTarget(new URL(first.url).hostname);
+    let gatewayP50: number | undefined;
     for (const [label, url] of [
       ['listening on the gateway', `http://${new URL(first.url).hostname}:${(direct.address() as AddressInfo).port}`],
       ['through the relay       ', first.url.replace(/\/$/, '')],
@@ -62,6 +64,9 @@ async function main(): Promise<void> {
         `${label}: ${REQUESTS} curl requests from the container, p50 ${ms(small, 0.5)} ms, p99 ${ms(small, 0.99)} ms; ` +
           `${(stream! / 1e6).toFixed(0)} MB/s streamed`,
       );
+      const p50 = Number(ms(small, 0.5));
+      if (gatewayP50 === undefined) gatewayP50 = p50;
+      else reportFigure({ bench: 'model-api-relay', what: 'curl request through the relay, p50', value: p50, unit: 'ms', reference: `on the gateway ${gatewayP50} ms`, ratio: p50 / gatewayP50 });
     }
     direct.close();
     await first.close();

@@ -20,6 +20,7 @@ import { DockerEngine } from '../src/runtime/docker/docker-engine.js';
 import { Reconciler } from '../src/services/reconciler.js';
 import { StatsSampler, type StatsRound } from '../src/services/stats-sampler.js';
 import { ProjectRegistry } from '../src/store/project-registry.js';
+import { reportFigure } from './figures.js';
 
 const IMAGE = 'debian:bookworm-slim';
 const BENCH_LABEL = 'berth.bench';
@@ -90,6 +91,8 @@ async function main(): Promise<void> {
       report.push([`${name} CPU`, `${load.toFixed(2)}% of one core (idle baseline ${baseline[name]?.toFixed(2) ?? '?'}%)`]);
     }
     if (Object.keys(engineLoad).length === 0) report.push(['engine CPU', 'not measured: no local dockerd process found']);
+    reportFigure({ bench: 'stats-sampling', what: `sampler CPU, ${containers} containers`, value: (selfMs / wallMs) * 100, unit: '%' });
+    reportFigure({ bench: 'stats-sampling', what: `round latency, ${containers} containers, mean`, value: mean(latencies), unit: 'ms' });
     const width = Math.max(...report.map(([name]) => name.length));
     for (const [name, value] of report) console.log(`${name.padEnd(width)}  ${value}`);
   } finally {

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BuildOptions } from 'esbuild';
+import { reportFigure } from './figures.js';
 import { TmuxTerminal } from './tmux-terminal.js';
 import { BERTH_BIN, berth, cleanUpOnce, fullFrameOf, hasHeader, median, numberFromEnv, packageRoot, percentile, projectNames, projectsShown } from './tui-support.js';
 
@@ -82,6 +83,12 @@ async function main(): Promise<void> {
         ]),
       ),
     ];
+    for (const result of results) {
+      const berthMs = median(result.times.berth);
+      const inkMs = median(result.times.ink);
+      const target = result.projects > 0 ? { target: 'under 300 ms', met: berthMs < 300 } : {};
+      reportFigure({ bench: 'tui-first-frame', what: `first full frame, ${result.projects} projects`, value: berthMs, unit: 'ms', reference: `Ink alone renders its text ${ms(inkMs)}`, ratio: berthMs / inkMs, ...target });
+    }
     const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
     for (const row of table) console.log(row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
   } finally {

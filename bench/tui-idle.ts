@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Dockerode from 'dockerode';
+import { reportFigure } from './figures.js';
 import { TmuxTerminal } from './tmux-terminal.js';
 import {
   BERTH_BIN,
@@ -148,6 +149,12 @@ async function main(): Promise<void> {
       ['frames written', `${(frames / wallSeconds).toFixed(2)}/s (${frames} frames), max ${Math.max(...measured.frames)} in 1 s`],
       ['full-screen clears', String(occurrences(written, CLEAR_SCREEN))],
     ]);
+    const maxRss = Math.max(...measured.rss) / 1024 ** 2;
+    const bench = 'tui-idle';
+    reportFigure({ bench, what: `CPU of the control center and its daemon, ${containers} running containers`, value: measured.cpuMean, unit: '%', reference: `docker stats ${statsItself.toFixed(2)}%`, ratio: measured.cpuMean / statsItself, target: 'under 1%', met: measured.cpuMean < 1 });
+    reportFigure({ bench, what: `RSS of the control center and its daemon, at most`, value: maxRss, unit: 'MB', target: 'under 150 MB', met: maxRss < 150 });
+    reportFigure({ bench, what: 'processes started while idle', value: startedMeanwhile.length, unit: 'count', target: 'none', met: startedMeanwhile.length === 0 });
+    reportFigure({ bench, what: "CPU berth adds to the engine's daemons", value: berthAdds, unit: '%', reference: `docker stats adds ${statsAdds.toFixed(2)}%`, ratio: berthAdds / statsAdds, target: 'at most 0.5x', met: berthAdds <= 0.5 * statsAdds });
     if (process.env.BENCH_SHOW_SCREEN) console.log(`\nthe last screen:\n${screen}`);
   } finally {
     if (terminal) {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import Dockerode from 'dockerode';
 import { createContext } from '../src/services/context.js';
 import { berth } from './tui-support.js';
+import { reportFigure } from './figures.js';
 
 const runs = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 10);
 const image = process.env.BENCH_IMAGE ?? 'berth-workspace:dev';
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
       const at = (q: number) => `${Math.round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!)} ms`;
       process.stdout.write(`${label.padEnd(22)}${at(0.0001).padEnd(10)}${at(0.5).padEnd(10)}${at(0.95)}\n`);
     }
+    const median = (times: number[]) => [...times].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
+    reportFigure({ bench: 'warm-pool', what: "first command in a new project's container, a warm one waiting", value: median(warm), unit: 'ms', reference: `none waiting ${median(cold).toFixed(0)} ms`, ratio: median(warm) / median(cold) });
   } finally {
     const containers = await docker.listContainers({ all: true, filters: { label: ['berth.managed=true'] } });
     await Promise.all(
