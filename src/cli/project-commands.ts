@@ -2,7 +2,7 @@ import { containerName } from '../domain/container.js';
 import { visibleText } from '../domain/visible-text.js';
 import { createContext, type BerthContext } from '../services/context.js';
 import type { CommandHandler, GlobalOptions } from './command-table.js';
-import { formatAgo, printJson, printLine, printTable } from './output.js';
+import { formatAgo, printJson, printLine } from './output.js';
 
 export const addProject: CommandHandler = async ({ args, options }) => {
   const context = createContext();
