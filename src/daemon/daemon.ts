@@ -41,6 +41,8 @@ export class Daemon {
   private stop!: (reason: string) => void;
   private stopWhenIdle = false;
   private snapshotTimer: NodeJS.Timeout | undefined;
+  /** Project → the container whose stats the last broadcast snapshot showed. */
+  private statsBroadcast = new Map<string, string>();
   private socketCheck: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
   readonly socket: string;
@@ -123,7 +125,12 @@ export class Daemon {
     if (this.snapshotTimer) return;
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined;
-      this.server.broadcast('snapshot', wireSnapshot(this.service.snapshot(), { history: false }));
+      const snapshot = this.service.snapshot();
+      // A container's history goes again when this broadcast is the first to show it (it started or was
+      // recreated since the last one): every follower got that last one, and keeps what it had otherwise.
+      const shown = this.statsBroadcast;
+      this.server.broadcast('snapshot', wireSnapshot(snapshot, { history: (stats) => shown.get(stats.project) !== stats.containerId }));
+      this.statsBroadcast = new Map(snapshot.projects.flatMap((view) => (view.stats ? [[view.project.name, view.stats.containerId] as const] : [])));
     }, SNAPSHOT_MS);
   }
 
@@ -162,7 +169,7 @@ export class Daemon {
         handler: async ({ stream }) => {
           const events = stream();
           this.server.follow(events);
-          events.send('snapshot', wireSnapshot(this.service.snapshot(), { history: true }));
+          events.send('snapshot', wireSnapshot(this.service.snapshot(), { history: () => true }));
           for (const session of this.chat?.sessionStatuses() ?? []) events.send('queue', { project: session.project, queued: session.queued });
         },
       },
@@ -310,11 +317,10 @@ export class Daemon {
   }
 }
 
-/** The dashboard's state as it goes over the wire (see WireSnapshot): the stats' history only in a stream's first. */
-export function wireSnapshot(snapshot: ControlCenterSnapshot, { history }: { history: boolean }): WireSnapshot {
+/** The dashboard's state as it goes over the wire (see WireSnapshot): a container's stats history only where `history` says. */
+export function wireSnapshot(snapshot: ControlCenterSnapshot, { history }: { history: (stats: ProjectStats) => boolean }): WireSnapshot {
   const { conversations: _conversations, ...rest } = snapshot;
-  if (history) return rest;
-  return { ...rest, projects: rest.projects.map((view) => (view.stats ? { ...view, stats: newestOnly(view.stats) } : view)) };
+  return { ...rest, projects: rest.projects.map((view) => (view.stats && !history(view.stats) ? { ...view, stats: newestOnly(view.stats) } : view)) };
 }
 
 function newestOnly({ history: _history, ...stats }: ProjectStats): WireProjectStats {

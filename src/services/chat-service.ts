@@ -562,11 +562,16 @@ export class ChatService {
       if (project.mode === 'container' && !signal.aborted) await ensureContainerRunning(this.deps.runtime, project.name, (text) => turn.emit({ type: 'status', text }));
       // The agent is spawned first, and the workspace recorded while it boots (it acts on nothing before it
       // has the message): recorded first, git's processes would hold up the spawn the turn waits for.
-      if (!signal.aborted) await this.liveAgent(turn, chat, settings, signal, options).catch(() => undefined);
-      snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
-        turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
-        return undefined;
-      });
+      // An agent that could not start ends the turn with why, once (the catch below says it), after the
+      // workspace is recorded as for any turn; one given up on by a cancel is no error.
+      const failedStart = signal.aborted ? undefined : await this.liveAgent(turn, chat, settings, signal, options).then(() => undefined, (error: unknown) => ({ error }));
+      if (!signal.aborted) {
+        snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
+          turn.emit({ type: 'status', text: `changed files will not be shown: ${messageOf(error)}` });
+          return undefined;
+        });
+      }
+      if (failedStart && !signal.aborted) throw failedStart.error;
       if (!signal.aborted) ending = await this.agentTurn(turn, chat, settings, signal, options);
     } catch (error) {
       turn.emit({ type: 'error', message: messageOf(error) });

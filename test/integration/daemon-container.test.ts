@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
+import { request } from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
@@ -21,6 +22,7 @@ import { createDockerClient, describeWithDocker, removeBerthContainers } from '.
 import { waitFor } from '../helpers/processes.js';
 import { useTempDirs } from '../helpers/temp.js';
 import { parseEntries } from '../helpers/workspace-chat.js';
+import { socketPath, sseReader } from '../../src/daemon/protocol.js';
 import { WORKSPACE_IMAGE_BUILD_TIMEOUT_MS, ensureWorkspaceImage } from '../helpers/workspace-image.js';
 
 describeWithDocker('the berth daemon with a container project', () => {
@@ -183,6 +185,50 @@ describeWithDocker('the berth daemon with a container project', () => {
       child.kill('SIGKILL');
     }
   }, 240_000);
+
+  it("sends a container's stats history in a stream's first snapshot only, then each round's newest sample", async () => {
+    expect((await berth(['up', 'boxed'])).exitCode).toBe(0);
+    expect((await berth(['daemon', 'restart'])).exitCode).toBe(0);
+    type WireStats = { containerId: string; latest: { time: number }; history?: Array<{ time: number }> };
+    /** The project's stats in each snapshot of a new events stream, as they come. */
+    const follow = () => {
+      const seen: WireStats[] = [];
+      const events = request({ socketPath: socketPath(home), path: '/v1/events', headers: { host: 'berth' } });
+      events.on('response', (response) => {
+        response.setEncoding('utf8');
+        response.on('data', sseReader((event, data) => {
+          const stats = event === 'snapshot' ? (data as { projects: Array<{ project: { name: string }; stats?: WireStats }> }).projects.find((view) => view.project.name === 'boxed')?.stats : undefined;
+          if (stats) seen.push(stats);
+        }));
+      });
+      events.end();
+      // A snapshot of a later round than the first seen (the sampler reads every 2 s).
+      const later = () => seen.find((stats) => stats.latest.time > seen[0]!.latest.time);
+      return { seen, later, untilLater: () => waitFor(() => later() !== undefined, 'a later stats round', 30_000), close: () => events.destroy() };
+    };
+    const first = follow();
+    const second = follow();
+    try {
+      await first.untilLater();
+      // A client that comes once the daemon has sampled a while gets all of it at once.
+      const third = follow();
+      try {
+        await third.untilLater();
+        expect(third.seen[0]!.history!.length).toBeGreaterThan(1);
+        expect(third.later()).not.toHaveProperty('history');
+      } finally {
+        third.close();
+      }
+    } finally {
+      first.close();
+      second.close();
+    }
+    for (const stream of [first, second]) {
+      expect(stream.seen[0]!.history?.length).toBeGreaterThan(0);
+      expect(stream.later()!.containerId).toBe(stream.seen[0]!.containerId);
+      expect(stream.later()).not.toHaveProperty('history');
+    }
+  }, 120_000);
 
   it('applies the policies with no control center open: the daemon stops an idle container', async () => {
     expect((await berth(['config', 'set', 'policies.idleTimeout', '2s'])).exitCode).toBe(0);

@@ -30,7 +30,7 @@ function view(name: string, samples: StatsSample[], containerId = 'c1'): Project
 
 const snapshot = (projects: ProjectView[]): ControlCenterSnapshot => ({ engine: { address: '', status: { state: 'connected' } }, projects, conversations: new Map(), requests: [] });
 /** As the client receives it: through JSON. */
-const overTheWire = (projects: ProjectView[], history: boolean) => (JSON.parse(JSON.stringify(wireSnapshot(snapshot(projects), { history }))) as { projects: WireProjectView[] }).projects;
+const overTheWire = (projects: ProjectView[], history: boolean) => (JSON.parse(JSON.stringify(wireSnapshot(snapshot(projects), { history: () => history }))) as { projects: WireProjectView[] }).projects;
 const times = (view: ProjectView | undefined) => view?.stats?.history.map((one) => one.time);
 
 describe('the stats history over the wire', () => {
