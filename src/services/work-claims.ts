@@ -68,6 +68,8 @@ const WAIT_POLL_MS = 250;
 const held = new Set<string>();
 
 export class WorkClaims {
+  private readonly recovering = new Map<string, Promise<Unrecovered[]>>();
+
   constructor(private readonly deps: WorkClaimsDeps) {}
 
   /** Takes a claim on the project, after ending what dead processes left in it. */
@@ -123,6 +125,16 @@ export class WorkClaims {
    * not be ended (they stay).
    */
   async recover(projectName: string): Promise<Unrecovered[]> {
+    // One recovery of a project at a time in this process: a turn that comes while the daemon's start-up
+    // recovery runs waits for its outcome, rather than take the claims it holds meanwhile for live ones.
+    const running = this.recovering.get(projectName);
+    if (running) return running;
+    const recovery = this.recoverNow(projectName).finally(() => this.recovering.delete(projectName));
+    this.recovering.set(projectName, recovery);
+    return recovery;
+  }
+
+  private async recoverNow(projectName: string): Promise<Unrecovered[]> {
     const project = await this.deps.registry.get(projectName);
     if (!project) return [];
     const staleBusy = project.busy != null && !isRunning({ pid: project.busy.pid, start: '' });

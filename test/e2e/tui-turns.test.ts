@@ -125,14 +125,15 @@ describe('turns in the control center end whole, however they end (tmux, real CL
   });
 
   it('a kill -9 of the daemon under the open chat: a new daemon is started, the turn reads interrupted, and the next message is answered', async () => {
-    const terminal = await turnRunning(6.1);
+    // Longer than a new daemon can take to come up on a loaded machine: the tool must be ended by it, not end by itself.
+    const terminal = await turnRunning(20.1);
     const old = (await daemonStatus(home))!;
     // The killed turn never asks for its scripted 'Done.': the next message is answered with it.
     expect(fake!.pendingReplies()).toBe(1);
     process.kill(old.pid, 'SIGKILL');
     await waitFor(async () => ((await daemonStatus(home).catch(() => undefined))?.pid ?? old.pid) !== old.pid, 'a new daemon', 20_000);
     // The new daemon ended the old one's agent and its tool, and recorded the turn; the screen read the conversation again.
-    await waitFor(async () => (await processesRunning('sleep 6.1')).length === 0, 'the Bash tool ended', 10_000);
+    await waitFor(async () => (await processesRunning('sleep 20.1')).length === 0, 'the Bash tool ended', 10_000);
     await terminal.waitFor((screen) => screen.includes('✗ interrupted') && screen.includes('the berth daemon went away: a new one runs'));
     expect(await turnEnds()).toEqual([expect.objectContaining({ outcome: 'interrupted' })]);
     await terminal.type('are you back?');
