@@ -81,6 +81,27 @@ describe('work claims', () => {
     await exec.release();
   });
 
+  it('a turn that comes while this process recovers the project waits for that recovery, and is refused when it failed', async () => {
+    const { home, registry } = await registryWith([deadTurn()]);
+    let ends = 0;
+    const claims = new WorkClaims({
+      registry,
+      transcripts: new TranscriptStore(path.join(home, 'transcripts')),
+      audit: new AuditLog(path.join(home, 'audit.jsonl')),
+      endLeftovers: async () => {
+        ends += 1;
+        await sleep(400);
+        throw new Error('the container is paused');
+      },
+    });
+    // As a daemon's start-up recovery: meanwhile this process holds the dead claim.
+    const starting = claims.recover('web');
+    await sleep(100);
+    await expect(claims.recoverFor('web', true)).rejects.toThrow(/left processes in web that could not be ended \(the container is paused\)/);
+    expect(await starting).toHaveLength(1);
+    expect(ends).toBe(1);
+  });
+
   it("drops this process's own claim once released, even when its removal was not written", async () => {
     const { home, registry } = await registryWith([]);
     const claims = new WorkClaims({
