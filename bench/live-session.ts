@@ -125,16 +125,14 @@ async function main(): Promise<void> {
     // Second turn: one home whose daemon and live agent run (a first turn, untimed), and a conversation of the CLI's own.
     if (only.has('second')) {
       const second: Bench = { title: 'second turn, message to first text delta', target: 0.5, berth: { name: 'berth, live session', runs: [] }, cli: { name: 'claude -p --resume', runs: [] } };
-      {
-        const { home, refFolder } = await newHome('second');
-        await berthTurn(home, false);
-        const first = await execa(claudeBinary, ['-p', '--output-format', 'json', '--', MESSAGE], { cwd: refFolder, env, extendEnv: false });
-        const sessionId = (JSON.parse(first.stdout) as { session_id: string }).session_id;
-        console.log(`second turn: ${rounds} rounds…`);
-        for (let round = 0; round < rounds; round += 1) {
-          const pair = [() => berthTurn(home, false).then((run) => second.berth.runs.push(run)), () => cliTurn(refFolder, ['--resume', sessionId]).then((run) => second.cli.runs.push(run))];
-          for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
-        }
+      const { home, refFolder } = await newHome('second');
+      await berthTurn(home, false);
+      const first = await execa(claudeBinary, ['-p', '--output-format', 'json', '--', MESSAGE], { cwd: refFolder, env, extendEnv: false });
+      const sessionId = (JSON.parse(first.stdout) as { session_id: string }).session_id;
+      console.log(`second turn: ${rounds} rounds…`);
+      for (let round = 0; round < rounds; round += 1) {
+        const pair = [() => berthTurn(home, false).then((run) => second.berth.runs.push(run)), () => cliTurn(refFolder, ['--resume', sessionId]).then((run) => second.cli.runs.push(run))];
+        for (const run of round % 2 === 0 ? pair : pair.reverse()) await run();
       }
       benches.push(second);
     }

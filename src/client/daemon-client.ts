@@ -68,7 +68,6 @@ export class DaemonClient {
     return new Promise((resolve, reject) => {
       const request = httpRequest(
         {
-          socketPath: this.socket,
           // The socket itself, not through an Agent: an Agent checks the host for an IP address, and the first
           // such check compiles Node's IPv6 expression (about 10 ms of every command's start).
           createConnection: () => connect(this.socket),

@@ -29,6 +29,7 @@ const MAX_RECONNECT_MS = 10_000;
 class WaitingForDaemon extends Error {}
 
 type Listener = (snapshot: ControlCenterSnapshot) => void;
+/** The daemon's latest snapshot, its containers' stats histories filled in (see StatsHistories). */
 type Wire = Omit<ControlCenterSnapshot, 'conversations'>;
 
 export class RemoteControlCenter implements ControlCenter {

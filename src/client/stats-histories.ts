@@ -32,8 +32,8 @@ export class StatsHistories {
   }
 
   private merge(project: string, stats: WireProjectStats): readonly StatsSample[] {
-    const kept = this.byProject.get(project);
     if (stats.history) return this.keep(project, stats.containerId, stats.history);
+    const kept = this.byProject.get(project);
     // Another container (the project's was recreated): its history starts afresh.
     if (!kept || kept.containerId !== stats.containerId) return this.keep(project, stats.containerId, [stats.latest]);
     const newest = kept.samples.at(-1);

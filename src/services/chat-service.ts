@@ -560,10 +560,9 @@ export class ChatService {
       settings = settingsForProject(this.deps.settings().load(), project.settings);
       chat.idleMs = settingMs(settings, 'chat.sessionIdle') ?? DEFAULT_SESSION_IDLE_MS;
       if (project.mode === 'container' && !signal.aborted) await ensureContainerRunning(this.deps.runtime, project.name, (text) => turn.emit({ type: 'status', text }));
-      // The agent is spawned first, and the workspace recorded while it boots (it acts on nothing before it
-      // has the message): recorded first, git's processes would hold up the spawn the turn waits for.
-      // An agent that could not start ends the turn with why, once (the catch below says it), after the
-      // workspace is recorded as for any turn; one given up on by a cancel is no error.
+      // The agent is spawned first and the workspace recorded while it boots (it acts on nothing before it has
+      // the message): git's processes would otherwise hold up the spawn. One that could not start fails the
+      // turn once, after the recording, as any turn; one given up on by a cancel is no error.
       const failedStart = signal.aborted ? undefined : await this.liveAgent(turn, chat, settings, signal, options).then(() => undefined, (error: unknown) => ({ error }));
       if (!signal.aborted) {
         snapshot = await snapshotWorkspace(project.path).catch((error: unknown) => {
